@@ -1,0 +1,128 @@
+//! The command line: `prism <group> <verb>`, and `prism daemon` to run the service.
+//!
+//! Every command except `prism daemon` talks to the daemon through [`crate::client`]. Output is
+//! a table by default and JSON with `--output json`; failures print the message and what to do
+//! about it, and exit non-zero (1 for an error the daemon reported, 3 when it is unreachable).
+
+mod output;
+mod templates;
+mod workspace;
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::client::{ClientError, DaemonClient};
+pub use output::Format;
+
+/// Cloud research workstations on AWS without surprise bills.
+#[derive(Debug, Parser)]
+#[command(name = "prism", version, about, propagate_version = true)]
+pub struct Cli {
+    /// The daemon's URL (default: the running daemon's recorded address, or
+    /// http://127.0.0.1:8947).
+    #[arg(long, global = true, env = "PRISM_DAEMON_URL")]
+    pub daemon_url: Option<String>,
+
+    /// Output format.
+    #[arg(long, short = 'o', global = true, value_enum, default_value_t = Format::Table)]
+    pub output: Format,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon, or manage the running one.
+    Daemon(DaemonArgs),
+    /// Launch and manage workspaces.
+    #[command(visible_alias = "ws")]
+    Workspace {
+        #[command(subcommand)]
+        command: workspace::WorkspaceCommand,
+    },
+    /// Browse and validate templates.
+    #[command(visible_alias = "template")]
+    Templates {
+        #[command(subcommand)]
+        command: templates::TemplatesCommand,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct DaemonArgs {
+    #[command(subcommand)]
+    pub command: Option<DaemonCommand>,
+    /// Address to listen on (overrides `listen` in the config).
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DaemonCommand {
+    /// Run the daemon in the foreground (the default).
+    Run,
+    /// Show the running daemon's health.
+    Status,
+    /// Ask the running daemon to shut down gracefully.
+    Stop,
+}
+
+/// Which kind of failure, for the exit code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Failure {
+    Api,
+    Unreachable,
+    Usage,
+}
+
+impl Failure {
+    pub fn exit_code(self) -> ExitCode {
+        match self {
+            Failure::Api => ExitCode::from(1),
+            Failure::Usage => ExitCode::from(2),
+            Failure::Unreachable => ExitCode::from(3),
+        }
+    }
+}
+
+/// Prints a client error with its remediation and picks the exit code.
+pub fn report(error: &ClientError) -> Failure {
+    eprintln!("error: {error}");
+    if let Some(details) = error.details() {
+        eprintln!("  details: {details}");
+    }
+    let remediation = error.remediation();
+    if !remediation.is_empty() {
+        eprintln!("  hint: {remediation}");
+    }
+    match error {
+        ClientError::Api { .. } => Failure::Api,
+        _ => Failure::Unreachable,
+    }
+}
+
+/// Runs a client command (anything but running the daemon itself).
+pub async fn run_client(cli: Cli) -> ExitCode {
+    let client = match DaemonClient::discover(cli.daemon_url.as_deref()) {
+        Ok(client) => client,
+        Err(error) => return report(&error).exit_code(),
+    };
+    let result = match cli.command {
+        Command::Workspace { command } => workspace::run(&client, cli.output, command).await,
+        Command::Templates { command } => templates::run(&client, cli.output, command).await,
+        Command::Daemon(DaemonArgs { command: Some(DaemonCommand::Status), .. }) => {
+            output::daemon_status(&client, cli.output).await
+        }
+        Command::Daemon(DaemonArgs { command: Some(DaemonCommand::Stop), .. }) => {
+            output::daemon_stop(&client, cli.output).await
+        }
+        Command::Daemon(_) => Err(Failure::Usage),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => failure.exit_code(),
+    }
+}

@@ -1,0 +1,88 @@
+//! Printing results: tables for people, JSON for scripts.
+
+use clap::ValueEnum;
+use comfy_table::{ContentArrangement, Table, presets};
+use serde::Serialize;
+
+use super::{Failure, report};
+use crate::client::DaemonClient;
+
+/// How results are printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+/// Prints any API value as pretty JSON.
+pub fn json<T: Serialize>(value: &T) {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => println!("{text}"),
+        Err(error) => eprintln!("error: cannot print JSON: {error}"),
+    }
+}
+
+/// A borderless table with a header row, like `kubectl get`.
+pub fn table(header: &[&str]) -> Table {
+    let mut table = Table::new();
+    table.load_preset(presets::NOTHING).set_content_arrangement(ContentArrangement::Disabled);
+    table.set_header(header.iter().map(|h| h.to_uppercase()));
+    table
+}
+
+pub fn print_table(table: &Table) {
+    // comfy-table pads every line with a leading space; trim it for tidy output.
+    for line in table.to_string().lines() {
+        println!("{}", line.trim_end().strip_prefix(' ').unwrap_or(line.trim_end()));
+    }
+}
+
+/// A key-value listing for one object.
+pub fn fields(rows: &[(&str, String)]) {
+    let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    for (key, value) in rows {
+        println!("{key:<width$}  {value}");
+    }
+}
+
+pub fn or_dash(value: Option<impl ToString>) -> String {
+    value.map(|v| v.to_string()).unwrap_or_else(|| "-".to_string())
+}
+
+pub async fn daemon_status(client: &DaemonClient, format: Format) -> Result<(), Failure> {
+    let status = client.status().await.map_err(|e| report(&e))?;
+    match format {
+        Format::Json => json(&status),
+        Format::Table => fields(&[
+            ("daemon", format!("{} ({})", status.status, client.url())),
+            ("version", status.version.clone()),
+            ("uptime", status.uptime.clone()),
+            (
+                "aws",
+                match (&status.aws_account, &status.aws_error) {
+                    (Some(account), _) => format!("{} (account {account})", status.aws_connectivity),
+                    (_, Some(error)) => format!("{}: {error}", status.aws_connectivity),
+                    _ => status.aws_connectivity.clone(),
+                },
+            ),
+            ("region", status.region.clone()),
+            ("owner", status.owner.clone()),
+            ("workspaces", format!("{} ({} running)", status.total_instances, status.active_instances)),
+            ("last refresh", or_dash(status.last_refresh.map(|t| t.to_rfc3339()))),
+            ("refresh error", or_dash(status.refresh_error.clone())),
+        ]),
+    }
+    Ok(())
+}
+
+pub async fn daemon_stop(client: &DaemonClient, format: Format) -> Result<(), Failure> {
+    let answer = client.shutdown().await.map_err(|e| report(&e))?;
+    match format {
+        Format::Json => json(&answer),
+        Format::Table => println!(
+            "{} ({} background operations, waiting up to {} s)",
+            answer.message, answer.active_operations, answer.shutdown_timeout
+        ),
+    }
+    Ok(())
+}

@@ -1,0 +1,245 @@
+//! `/api/v1/instances`: listing, launching and the lifecycle of workspaces.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::Utc;
+
+use crate::daemon::error::{ApiError, ApiResult};
+use crate::daemon::extract::{JsonBody, OptionalJsonBody, PathParam};
+use crate::daemon::state::AppState;
+use crate::daemon::workspaces;
+use crate::model::api::{
+    ConnectInfo, ExtendRequest, HibernateResponse, HibernationStatus, LaunchRequest, ServiceConnect,
+    SshInfo, StateChange, TerminateRequest, TerminateResponse, Workspace,
+};
+use crate::model::ledger::time_in_state;
+use crate::model::template::ServiceAuth;
+use crate::model::workspace::{Action, WorkspaceState, human_duration};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/instances", get(list))
+        .route("/instances/launch", post(launch))
+        .route("/instances/{name}/stop", post(stop))
+        .route("/instances/{name}/start", post(start))
+        .route("/instances/{name}/hibernate", post(hibernate))
+        .route("/instances/{name}/resume", post(resume))
+        .route("/instances/{name}/terminate", post(terminate))
+        .route("/instances/{name}/connect", get(connect))
+        .route("/instances/{name}/hibernation-status", get(hibernation_status))
+        .route("/instances/{name}/extend", post(extend))
+}
+
+async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<Workspace>>> {
+    workspaces::list(&state).await.map(Json)
+}
+
+async fn launch(
+    State(state): State<AppState>,
+    JsonBody(request): JsonBody<LaunchRequest>,
+) -> ApiResult<impl IntoResponse> {
+    let response = workspaces::launch(&state, request).await?;
+    Ok((StatusCode::ACCEPTED, Json(response)))
+}
+
+async fn stop(State(state): State<AppState>, PathParam(name): PathParam) -> ApiResult<Json<StateChange>> {
+    let (row, new_state) = workspaces::change_state(&state, &name, Action::Stop).await?;
+    Ok(Json(StateChange {
+        previous_state: row.state(),
+        name: row.name,
+        new_state,
+        message: "Workspace stopping - all data preserved".into(),
+        estimated_ready_time: None,
+    }))
+}
+
+async fn start(State(state): State<AppState>, PathParam(name): PathParam) -> ApiResult<Json<StateChange>> {
+    let (row, new_state) = workspaces::change_state(&state, &name, Action::Start).await?;
+    let message = if new_state == WorkspaceState::Resuming {
+        "Resuming from hibernation - RAM state preserved"
+    } else {
+        "Workspace starting"
+    };
+    Ok(Json(StateChange {
+        previous_state: row.state(),
+        name: row.name,
+        new_state,
+        message: message.into(),
+        estimated_ready_time: Some(workspaces::ready_estimate(Utc::now())),
+    }))
+}
+
+async fn resume(State(state): State<AppState>, PathParam(name): PathParam) -> ApiResult<Json<StateChange>> {
+    let (row, new_state) = workspaces::change_state(&state, &name, Action::Resume).await?;
+    Ok(Json(StateChange {
+        previous_state: row.state(),
+        name: row.name,
+        new_state,
+        message: "Resuming from hibernation - RAM state preserved".into(),
+        estimated_ready_time: Some(workspaces::ready_estimate(Utc::now())),
+    }))
+}
+
+async fn hibernate(
+    State(state): State<AppState>,
+    PathParam(name): PathParam,
+) -> ApiResult<Json<HibernateResponse>> {
+    let (row, new_state) = workspaces::change_state(&state, &name, Action::Hibernate).await?;
+    let (rate, _) = workspaces::rate(&row);
+    Ok(Json(HibernateResponse {
+        name: row.name.clone(),
+        previous_state: row.state(),
+        new_state,
+        hibernation_supported: true,
+        estimated_savings: workspaces::per_hour_text(rate),
+        hourly_savings: rate,
+    }))
+}
+
+async fn terminate(
+    State(state): State<AppState>,
+    PathParam(name): PathParam,
+    OptionalJsonBody(request): OptionalJsonBody<TerminateRequest>,
+) -> ApiResult<Json<TerminateResponse>> {
+    if request.confirm.as_deref() != Some("DELETE") {
+        // Look the workspace up first so an unknown name still answers 404.
+        workspaces::find(&state, &name).await?;
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "CONFIRMATION_REQUIRED",
+            "Terminating destroys the workspace and its data; the request must confirm it",
+        )
+        .remediation("Send {\"confirm\":\"DELETE\"} (optionally with \"backup_ebs\": true)"));
+    }
+    let (row, snapshots) = workspaces::terminate(&state, &name, request.backup_ebs.unwrap_or(false)).await?;
+    let message = if snapshots.is_empty() {
+        "Workspace terminating - all data will be permanently lost".to_string()
+    } else {
+        format!("Workspace terminating - volumes backed up to {}", snapshots.join(", "))
+    };
+    let state_now = if row.instance_id.is_some() { WorkspaceState::Terminating } else { WorkspaceState::Terminated };
+    Ok(Json(TerminateResponse { name: row.name, state: state_now, message, snapshots }))
+}
+
+async fn connect(State(state): State<AppState>, PathParam(name): PathParam) -> ApiResult<Json<ConnectInfo>> {
+    let row = workspaces::find(&state, &name).await?;
+    if row.state() != WorkspaceState::Running {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "INVALID_STATE",
+            format!("Workspace '{}' is {}, so there is nothing to connect to", row.name, row.state()),
+        )
+        .remediation(match row.state() {
+            WorkspaceState::Hibernated => "Resume it first: 'prism workspace resume NAME'",
+            WorkspaceState::Stopped => "Start it first: 'prism workspace start NAME'",
+            _ => "Wait until it is running ('prism workspace list')",
+        }));
+    }
+    // Ask EC2 for the address now: after a stop and start it changes.
+    let instance_id = row.instance_id.clone().unwrap_or_default();
+    let observed = state
+        .cloud
+        .describe_one(&row.region, &instance_id)
+        .await
+        .map_err(|e| ApiError::from_aws(&e))?
+        .ok_or_else(|| ApiError::workspace_not_found(&name))?;
+    let host = observed.public_ip.clone().or(observed.private_ip.clone()).ok_or_else(|| {
+        ApiError::new(StatusCode::CONFLICT, "NO_ADDRESS", format!("Workspace '{}' has no IP address yet", row.name))
+            .remediation("Wait a few seconds and try again")
+    })?;
+    let catalog = state.templates.current();
+    let template = catalog.find(&row.template);
+    let user = template
+        .and_then(|t| t.base.ssh_user.clone())
+        .unwrap_or_else(|| "ec2-user".to_string());
+    let key_arg = row.key_path.as_ref().map(|p| format!(" -i {}", shlex_quote(p))).unwrap_or_default();
+    let target = format!("{user}@{host}");
+    let mut services = BTreeMap::new();
+    if let Some(template) = template {
+        for service in &template.services {
+            let Some(port) = service.port else { continue };
+            let direct = state.config.service_cidr.is_some();
+            let url_host = if direct { host.as_str() } else { "localhost" };
+            let service_user = service
+                .user
+                .clone()
+                .or_else(|| template.primary_user().map(str::to_string))
+                .unwrap_or_else(|| user.clone());
+            let (token, username, password) = match service.auth {
+                ServiceAuth::Token => (Some(row.service_secret.clone()), None, None),
+                ServiceAuth::Password => (None, Some(service_user), Some(row.service_secret.clone())),
+                ServiceAuth::None => (None, None, None),
+            };
+            services.insert(
+                service.name.clone(),
+                ServiceConnect {
+                    url: format!("http://{url_host}:{port}"),
+                    local_forward: format!("ssh -N -L {port}:localhost:{port}{key_arg} {target}"),
+                    token,
+                    username,
+                    password,
+                },
+            );
+        }
+    }
+    Ok(Json(ConnectInfo {
+        ssh: SshInfo {
+            command: format!("ssh{key_arg} {target}"),
+            host,
+            user,
+            port: 22,
+            key_path: row.key_path.clone(),
+        },
+        services,
+    }))
+}
+
+fn shlex_quote(text: &str) -> String {
+    shlex::try_quote(text).map(|q| q.into_owned()).unwrap_or_else(|_| text.to_string())
+}
+
+async fn hibernation_status(
+    State(state): State<AppState>,
+    PathParam(name): PathParam,
+) -> ApiResult<Json<HibernationStatus>> {
+    let row = workspaces::find(&state, &name).await?;
+    let transitions = state.store.transitions(&[row.id]).await?.remove(&row.id).unwrap_or_default();
+    let now = Utc::now();
+    let (rate, _) = workspaces::rate(&row);
+    let hibernated = row.state() == WorkspaceState::Hibernated;
+    let (since, seconds) = if hibernated {
+        let since = time_in_state(&transitions, WorkspaceState::Hibernated, now).1.unwrap_or(row.state_since);
+        (Some(since), (now - since).num_seconds().max(0))
+    } else {
+        (None, 0)
+    };
+    let savings = rate.map_or(crate::model::money::Money::ZERO, |r| r.mul_div(i128::from(seconds), 3600));
+    let reason = (!row.hibernation_configured).then(|| {
+        format!(
+            "this workspace was launched without hibernation (template '{}', type {})",
+            row.template, row.instance_type
+        )
+    });
+    Ok(Json(HibernationStatus {
+        hibernation_supported: row.hibernation_configured,
+        current_state: row.state(),
+        hibernation_time: since,
+        estimated_savings: savings,
+        hibernation_duration: since.map(|_| human_duration(seconds, false)),
+        reason,
+    }))
+}
+
+async fn extend(
+    State(state): State<AppState>,
+    PathParam(name): PathParam,
+    OptionalJsonBody(request): OptionalJsonBody<ExtendRequest>,
+) -> ApiResult<StatusCode> {
+    workspaces::extend(&state, &name, request.hours).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,65 @@
+//! The REST API: one router per resource, merged under `/api/v1` in [`app`].
+
+mod instances;
+mod system;
+mod templates;
+
+pub use system::SHUTDOWN_TIMEOUT_SECS;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{HeaderName, StatusCode};
+use axum::Router;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use super::error::ApiError;
+use super::state::AppState;
+
+/// Largest request body accepted; every request body is a small JSON object.
+const BODY_LIMIT: usize = 64 * 1024;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Builds the whole application. Handler tests call this with `oneshot`; the daemon serves it.
+pub fn app(state: AppState) -> Router {
+    let api = Router::new()
+        .merge(templates::router())
+        .merge(instances::router())
+        .merge(system::router())
+        .method_not_allowed_fallback(method_not_allowed);
+    Router::new()
+        .nest("/api/v1", api)
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+            let route = request
+                .extensions()
+                .get::<MatchedPath>()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_else(|| "unmatched".to_string());
+            let id = request
+                .headers()
+                .get(&REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            tracing::info_span!("request", method = %request.method(), route = %route, request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn not_found(request: Request) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", format!("No API route {}", request.uri().path()))
+        .remediation("API routes live under /api/v1; see the API reference")
+}
+
+async fn method_not_allowed(request: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "METHOD_NOT_ALLOWED",
+        format!("{} is not allowed on {}", request.method(), request.uri().path()),
+    )
+    .remediation("Check the method in the API reference")
+}

@@ -1,0 +1,61 @@
+//! `/api/v1/daemon`: health and shutdown.
+
+use axum::extract::State;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::Utc;
+
+use crate::daemon::error::ApiResult;
+use crate::daemon::state::AppState;
+use crate::model::api::{DaemonStatus, ShutdownResponse};
+use crate::model::workspace::{WorkspaceState, human_duration};
+
+/// Seconds shutdown waits for background work before giving up on it.
+pub const SHUTDOWN_TIMEOUT_SECS: u32 = 30;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/daemon/status", get(status))
+        .route("/daemon/shutdown", post(shutdown))
+}
+
+async fn status(State(state): State<AppState>) -> ApiResult<Json<DaemonStatus>> {
+    let now = Utc::now();
+    let uptime = (now - state.started_at).num_seconds();
+    let aws = state.aws_health.check(&state.cloud).await;
+    let live = state.store.live().await?;
+    let refresh = state.refresh.status();
+    let healthy = aws.is_ok() && refresh.last_error.is_none();
+    Ok(Json(DaemonStatus {
+        status: if healthy { "healthy" } else { "degraded" }.into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        uptime: human_duration(uptime, true),
+        uptime_seconds: uptime,
+        api_version: "v1".into(),
+        aws_connectivity: if aws.is_ok() { "connected" } else { "disconnected" }.into(),
+        aws_account: aws.as_ref().ok().cloned(),
+        aws_error: aws.err(),
+        active_profiles: 1,
+        total_instances: u32::try_from(live.len()).unwrap_or(u32::MAX),
+        active_instances: u32::try_from(
+            live.iter().filter(|r| r.state() == WorkspaceState::Running).count(),
+        )
+        .unwrap_or(u32::MAX),
+        region: state.cloud.default_region().into(),
+        owner: state.owner.clone(),
+        started_at: state.started_at,
+        last_refresh: refresh.last_success,
+        refresh_error: refresh.last_error,
+    }))
+}
+
+async fn shutdown(State(state): State<AppState>) -> Json<ShutdownResponse> {
+    tracing::info!("shutdown requested through the API");
+    let active = u32::try_from(state.tasks.len()).unwrap_or(u32::MAX);
+    state.shutdown.cancel();
+    Json(ShutdownResponse {
+        message: "Daemon shutting down gracefully".into(),
+        active_operations: active,
+        shutdown_timeout: SHUTDOWN_TIMEOUT_SECS,
+    })
+}

@@ -1,0 +1,121 @@
+//! The live template catalog: bundled templates compiled into the binary, plus the user's
+//! template directory, rebuilt whenever a file there changes.
+//!
+//! Readers take an `Arc` of the current catalog and keep it for the request; a rebuild swaps in
+//! a new one, so nobody ever sees a half-loaded set.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use include_dir::{Dir, include_dir};
+use notify::RecursiveMode;
+use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
+
+use crate::model::template::{Catalog, Origin, SourceFile};
+
+/// The bundled templates, embedded at compile time so an installed binary needs no data files.
+static BUNDLED: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
+
+fn is_template_file(path: &Path) -> bool {
+    matches!(path.extension().and_then(|e| e.to_str()), Some("yml" | "yaml"))
+}
+
+/// Bundled template files, sorted by path.
+pub fn bundled_files() -> Vec<SourceFile> {
+    let mut files: Vec<SourceFile> = BUNDLED
+        .files()
+        .filter(|f| is_template_file(f.path()))
+        .map(|f| SourceFile {
+            origin: Origin::Bundled,
+            path: format!("(bundled) templates/{}", f.path().display()),
+            text: f.contents_utf8().unwrap_or_default().to_string(),
+        })
+        .collect();
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    files
+}
+
+/// The user's template files, sorted by path. Unreadable files are reported as files with
+/// text that cannot parse, so they show up in validation rather than vanish.
+fn user_files(dir: &Path) -> Vec<SourceFile> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut paths: Vec<PathBuf> =
+        entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| is_template_file(p)).collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+                format!("# unreadable: {e}\n:::")
+            });
+            SourceFile { origin: Origin::User, path: path.display().to_string(), text }
+        })
+        .collect()
+}
+
+/// The shared, reloadable catalog.
+#[derive(Clone, Debug)]
+pub struct TemplateRegistry {
+    current: Arc<RwLock<Arc<Catalog>>>,
+    user_dir: Option<PathBuf>,
+}
+
+impl TemplateRegistry {
+    /// Loads bundled templates and those in `user_dir`.
+    pub fn load(user_dir: Option<PathBuf>) -> TemplateRegistry {
+        let registry = TemplateRegistry { current: Arc::default(), user_dir };
+        registry.reload();
+        registry
+    }
+
+    /// The catalog as it is now.
+    pub fn current(&self) -> Arc<Catalog> {
+        self.current.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    /// Rebuilds the catalog from disk.
+    pub fn reload(&self) {
+        let mut files = bundled_files();
+        if let Some(dir) = &self.user_dir {
+            files.extend(user_files(dir));
+        }
+        let catalog = Catalog::build(files);
+        for error in catalog.file_errors() {
+            tracing::warn!(file = %error.file, "template skipped: {}", error.message);
+        }
+        for report in catalog.reports().iter().filter(|r| !r.issues.is_empty()) {
+            tracing::warn!(template = %report.template, issues = ?report.issues, "template invalid");
+        }
+        tracing::info!(templates = catalog.templates().len(), "template catalog loaded");
+        *self.current.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(catalog);
+    }
+
+    /// Watches the user directory and reloads, debounced, when anything in it changes. The
+    /// directory is created if missing so that files added later are seen. Dropping the
+    /// returned watcher stops watching.
+    pub fn watch(&self) -> Result<Option<Debouncer<notify::RecommendedWatcher, RecommendedCache>>, String> {
+        let Some(dir) = self.user_dir.clone() else {
+            return Ok(None);
+        };
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot create template directory {}: {e}", dir.display()))?;
+        let registry = self.clone();
+        let mut debouncer = new_debouncer(
+            Duration::from_millis(250),
+            None,
+            move |result: DebounceEventResult| match result {
+                Ok(events) if !events.is_empty() => registry.reload(),
+                Ok(_) => {}
+                Err(errors) => tracing::warn!(?errors, "template directory watch error"),
+            },
+        )
+        .map_err(|e| format!("cannot watch {}: {e}", dir.display()))?;
+        debouncer
+            .watch(&dir, RecursiveMode::NonRecursive)
+            .map_err(|e| format!("cannot watch {}: {e}", dir.display()))?;
+        Ok(Some(debouncer))
+    }
+}

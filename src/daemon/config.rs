@@ -1,0 +1,208 @@
+//! The daemon's configuration: compiled defaults, then `config.toml` in the config directory,
+//! then `PRISM_*` environment variables, each layer overriding the one before.
+//!
+//! Unknown keys in the file are errors (a typo must not silently fall back to a default);
+//! environment variables are read only for known keys, so unrelated `PRISM_*` variables are
+//! left alone. A bad value is reported with its key, where it came from, and what to write.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+pub use crate::paths::Dirs;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Everything the daemon can be told.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the REST API listens. Loopback only unless a later setting allows otherwise.
+    pub listen: SocketAddr,
+    /// The AWS region for workspaces that name none; the AWS chain's region when unset.
+    pub region: Option<String>,
+    /// The value of the `prism:owner` tag on this daemon's workspaces; the login name when
+    /// unset. Two daemons with different owners never touch each other's workspaces.
+    pub owner: Option<String>,
+    /// Seconds between refreshes of the workspace list from EC2.
+    pub poll_interval_secs: u64,
+    /// Attempts per AWS call, with back-off, including the first.
+    pub aws_max_attempts: u32,
+    /// The SSH public key imported as the workspaces' key pair. Empty means none: EC2 then
+    /// creates a key pair and the private key is kept in the config directory.
+    pub ssh_public_key: Option<PathBuf>,
+    /// Who may reach port 22 of a workspace.
+    pub ssh_cidr: String,
+    /// Who may reach the services' ports directly. Unset keeps them closed: services are
+    /// reached through the SSH tunnel that `connect` prints.
+    pub service_cidr: Option<String>,
+    /// Extra template files; same-named templates here override bundled ones.
+    pub templates_dir: Option<PathBuf>,
+    /// The log filter (tracing's EnvFilter syntax), e.g. `info` or `prism=debug`.
+    pub log: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8947)),
+            region: None,
+            owner: None,
+            poll_interval_secs: 30,
+            aws_max_attempts: 3,
+            ssh_public_key: None,
+            ssh_cidr: "0.0.0.0/0".to_string(),
+            service_cidr: None,
+            templates_dir: None,
+            log: "info".to_string(),
+        }
+    }
+}
+
+/// Keys read from `PRISM_*` environment variables.
+const ENV_KEYS: [&str; 10] = [
+    "listen",
+    "region",
+    "owner",
+    "poll_interval_secs",
+    "aws_max_attempts",
+    "ssh_public_key",
+    "ssh_cidr",
+    "service_cidr",
+    "templates_dir",
+    "log",
+];
+
+impl Config {
+    /// Reads the layers. `file` is the TOML file (it need not exist).
+    pub fn load(file: &Path) -> Result<Config, String> {
+        Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(file))
+            .merge(Env::prefixed("PRISM_").only(&ENV_KEYS))
+            .extract()
+            .map_err(|e| {
+                let mut text = String::new();
+                for error in e {
+                    if !text.is_empty() {
+                        text.push('\n');
+                    }
+                    text.push_str(&error.to_string());
+                }
+                format!("{text}\n(see the Configuration section of the README for every key)")
+            })
+    }
+
+    /// The owner tag value, from config or the login name.
+    pub fn owner(&self) -> String {
+        let raw = self.owner.clone().unwrap_or_else(|| {
+            std::env::var("USER")
+                .or_else(|_| std::env::var("LOGNAME"))
+                .unwrap_or_else(|_| "researcher".to_string())
+        });
+        raw.chars()
+            .map(|c| if c.is_ascii_alphanumeric() || "-_.@".contains(c) { c } else { '-' })
+            .collect()
+    }
+
+    /// The public key to import, if any: the configured one, or the first of the usual
+    /// `~/.ssh` keys. An explicitly empty setting means "let EC2 create one".
+    pub fn public_key_path(&self) -> Option<PathBuf> {
+        match &self.ssh_public_key {
+            Some(path) if path.as_os_str().is_empty() => None,
+            Some(path) => Some(path.clone()),
+            None => {
+                let home = directories::BaseDirs::new()?.home_dir().to_path_buf();
+                ["id_ed25519.pub", "id_ecdsa.pub", "id_rsa.pub"]
+                    .iter()
+                    .map(|name| home.join(".ssh").join(name))
+                    .find(|path| path.is_file())
+            }
+        }
+    }
+
+    /// Checks the values figment cannot: things that parse but make no sense.
+    pub fn check(&self) -> Result<(), String> {
+        if self.poll_interval_secs < 5 || self.poll_interval_secs > 3600 {
+            return Err(format!(
+                "poll_interval_secs = {} is out of range; write a number of seconds from 5 to 3600",
+                self.poll_interval_secs
+            ));
+        }
+        if !(1..=10).contains(&self.aws_max_attempts) {
+            return Err(format!(
+                "aws_max_attempts = {} is out of range; write a number from 1 to 10",
+                self.aws_max_attempts
+            ));
+        }
+        for (key, cidr) in [("ssh_cidr", Some(&self.ssh_cidr)), ("service_cidr", self.service_cidr.as_ref())] {
+            if let Some(cidr) = cidr
+                && !looks_like_cidr(cidr)
+            {
+                return Err(format!("{key} = {cidr:?} is not a CIDR block; write e.g. \"10.0.0.0/8\""));
+            }
+        }
+        if !self.listen.ip().is_loopback() {
+            return Err(format!(
+                "listen = {} is not a loopback address; the daemon's API controls your AWS \
+                 account and must only listen on 127.0.0.1 or ::1",
+                self.listen
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn looks_like_cidr(text: &str) -> bool {
+    let Some((address, bits)) = text.split_once('/') else {
+        return false;
+    };
+    let Ok(bits) = bits.parse::<u8>() else {
+        return false;
+    };
+    match address.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(_)) => bits <= 32,
+        Ok(std::net::IpAddr::V6(_)) => bits <= 128,
+        Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_sane() {
+        let config = Config::default();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8947");
+        assert_eq!(config.check(), Ok(()));
+    }
+
+    #[test]
+    fn unknown_file_keys_are_errors() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("config.toml");
+        std::fs::write(&file, "pol_interval_secs = 10\n").expect("write");
+        let err = Config::load(&file).expect_err("typo must fail");
+        assert!(err.contains("pol_interval_secs"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("config.toml");
+        std::fs::write(&file, "listen = \"not an address\"\n").expect("write");
+        let err = Config::load(&file).expect_err("bad address");
+        assert!(err.contains("listen"), "{err}");
+    }
+
+    #[test]
+    fn range_checks_say_what_to_write() {
+        let config = Config { poll_interval_secs: 1, ..Config::default() };
+        assert!(config.check().expect_err("too fast").contains("5 to 3600"));
+        let config = Config { ssh_cidr: "everyone".into(), ..Config::default() };
+        assert!(config.check().expect_err("bad cidr").contains("CIDR"));
+        let config = Config { listen: "0.0.0.0:8947".parse().expect("addr"), ..Config::default() };
+        assert!(config.check().expect_err("public").contains("loopback"));
+    }
+}

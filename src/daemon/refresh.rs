@@ -1,0 +1,218 @@
+//! Keeping the store in step with EC2: the refresh loop and start-up reconciliation.
+//!
+//! One DescribeInstances per region in use per cycle, filtered to this owner's managed
+//! instances, every page followed. Clients read the store; they never cause AWS calls by
+//! polling. Actions nudge the loop for an early cycle so their effect shows promptly.
+
+use std::time::Duration;
+
+use chrono::Utc;
+
+use super::launcher;
+use super::state::AppState;
+use crate::aws::Observed;
+use crate::model::workspace::{Action, Ec2State, WorkspaceState, derive_state};
+
+/// How long a workspace's instance may be missing from DescribeInstances before it counts as
+/// gone. EC2 is eventually consistent: a new instance can be invisible for a moment.
+const VANISH_GRACE: chrono::Duration = chrono::Duration::minutes(5);
+
+/// Shortest gap between two refresh cycles, however often the loop is nudged.
+const MIN_GAP: Duration = Duration::from_secs(2);
+
+/// Runs refresh cycles until shutdown: every poll interval, or sooner when nudged.
+pub async fn run_loop(state: AppState) {
+    let interval = Duration::from_secs(state.config.poll_interval_secs);
+    loop {
+        tokio::select! {
+            _ = state.shutdown.cancelled() => break,
+            _ = tokio::time::sleep(interval) => {}
+            _ = state.refresh.wake.notified() => {
+                // Let a burst of actions settle into one cycle.
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+        refresh_all(&state).await;
+        tokio::time::sleep(MIN_GAP).await;
+    }
+}
+
+/// One refresh cycle over every region in use. Never overlaps itself: the cycle runs inside
+/// the loop, and start-up reconciliation runs before the loop starts.
+pub async fn refresh_all(state: &AppState) {
+    let started = Utc::now();
+    let mut regions = match state.store.regions_in_use().await {
+        Ok(regions) => regions,
+        Err(error) => {
+            tracing::error!(%error, "cannot read regions from the store");
+            state.refresh.record(Err(error.to_string()), started);
+            return;
+        }
+    };
+    let default_region = state.cloud.default_region().to_string();
+    if !regions.contains(&default_region) {
+        regions.push(default_region);
+    }
+    regions.sort();
+    let mut errors = Vec::new();
+    for region in regions {
+        if let Err(error) = refresh_region(state, &region).await {
+            tracing::warn!(%region, %error, "refresh failed; keeping the last known state");
+            errors.push(format!("{region}: {error}"));
+        }
+    }
+    let result = if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) };
+    state.refresh.record(result, started);
+}
+
+/// Brings every workspace in `region` in line with EC2.
+pub async fn refresh_region(state: &AppState, region: &str) -> Result<(), String> {
+    let observed_at = Utc::now();
+    let observed = state
+        .cloud
+        .describe_managed(region, &state.owner)
+        .await
+        .map_err(|e| e.to_string())?;
+    let store = &state.store;
+    let mut seen = Vec::new();
+    for instance in &observed {
+        seen.push(instance.instance_id.clone());
+        let by_id = store.by_instance_id(&instance.instance_id).await.map_err(|e| e.to_string())?;
+        let row = match by_id {
+            Some(row) => Some(row),
+            None => match instance.tags.get("prism:launch-token") {
+                Some(token) => store.by_launch_token(token).await.map_err(|e| e.to_string())?,
+                None => None,
+            },
+        };
+        match row {
+            Some(row)
+                if row.instance_id.as_deref().is_some_and(|id| id != instance.instance_id) =>
+            {
+                settle_duplicate(state, region, &row.name, instance).await;
+            }
+            Some(row) => {
+                let new_state = derive_state(
+                    instance.state,
+                    row.last_action(),
+                    instance.hibernation_configured,
+                    instance.stopped_by_hibernation,
+                );
+                let change = store
+                    .apply_observation(row.id, instance, new_state, observed_at)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if let Some((from, to)) = change {
+                    tracing::info!(workspace = %row.name, %from, %to, "state changed");
+                }
+            }
+            None if instance.state != Ec2State::Terminated
+                && instance.state != Ec2State::ShuttingDown =>
+            {
+                let new_state =
+                    derive_state(instance.state, Action::Start, instance.hibernation_configured, instance.stopped_by_hibernation);
+                let secret = launcher::new_secret();
+                match store.adopt(instance, new_state, &secret, observed_at).await {
+                    Ok(Some(row)) => tracing::info!(
+                        workspace = %row.name, instance = %instance.instance_id,
+                        "adopted a managed instance the store did not know"
+                    ),
+                    Ok(None) => tracing::warn!(
+                        instance = %instance.instance_id,
+                        "managed instance not adopted: its name is taken by another workspace"
+                    ),
+                    Err(error) => return Err(error.to_string()),
+                }
+            }
+            None => {}
+        }
+    }
+
+    // Workspaces whose instance EC2 no longer lists at all.
+    let live = store.live().await.map_err(|e| e.to_string())?;
+    for row in live.iter().filter(|r| r.region == region) {
+        let Some(instance_id) = &row.instance_id else { continue };
+        let recent = row.run_requested_at.unwrap_or(row.created_at) > observed_at - VANISH_GRACE;
+        if !seen.contains(instance_id) && !recent {
+            tracing::warn!(workspace = %row.name, %instance_id, "instance no longer in EC2; marking terminated");
+            store.mark_vanished(row.id, observed_at).await.map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
+}
+
+/// A second instance carrying a launch token that already has one: a retried RunInstances
+/// whose first answer was lost. The workspace keeps its first instance; the extra one is
+/// terminated so that nobody pays for it.
+async fn settle_duplicate(state: &AppState, region: &str, name: &str, extra: &Observed) {
+    if matches!(extra.state, Ec2State::Terminated | Ec2State::ShuttingDown) {
+        return;
+    }
+    tracing::warn!(
+        workspace = %name, instance = %extra.instance_id,
+        "duplicate instance from one launch; terminating the extra one"
+    );
+    if let Err(error) = state.cloud.terminate(region, &extra.instance_id).await {
+        tracing::error!(%error, instance = %extra.instance_id, "could not terminate duplicate instance");
+    }
+}
+
+/// Start-up reconciliation: finish or adopt launches interrupted by a crash, refresh
+/// everything from EC2, and re-send actions that were accepted but never confirmed.
+pub async fn reconcile(state: &AppState) {
+    let live = match state.store.live().await {
+        Ok(rows) => rows,
+        Err(error) => {
+            tracing::error!(%error, "cannot read the store for reconciliation");
+            return;
+        }
+    };
+    for row in live.iter().filter(|r| r.instance_id.is_none() && r.state() == WorkspaceState::Launching) {
+        if row.run_requested_at.is_some() {
+            match state.cloud.find_launch(&row.region, &row.launch_token).await {
+                Ok(Some(instance)) => {
+                    let new_state = derive_state(instance.state, Action::Launch, instance.hibernation_configured, false);
+                    if let Err(error) = state.store.apply_observation(row.id, &instance, new_state, Utc::now()).await {
+                        tracing::error!(%error, workspace = %row.name, "cannot record recovered launch");
+                    } else {
+                        tracing::info!(workspace = %row.name, instance = %instance.instance_id, "recovered an interrupted launch");
+                    }
+                    continue;
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::warn!(%error, workspace = %row.name, "cannot check an interrupted launch; will retry it");
+                }
+            }
+        }
+        tracing::info!(workspace = %row.name, "resuming an interrupted launch");
+        let task_state = state.clone();
+        let id = row.id;
+        state.tasks.spawn(async move { launcher::run(task_state, id).await });
+    }
+
+    refresh_all(state).await;
+
+    let live = match state.store.live().await {
+        Ok(rows) => rows,
+        Err(_) => return,
+    };
+    for row in live {
+        let (Some(action), Some(instance_id)) = (row.pending_action(), row.instance_id.clone()) else {
+            continue;
+        };
+        tracing::info!(workspace = %row.name, action = action.as_str(), "re-sending an unconfirmed action");
+        let result = match action {
+            Action::Stop => state.cloud.stop(&row.region, &instance_id, false).await,
+            Action::Hibernate => state.cloud.stop(&row.region, &instance_id, true).await,
+            Action::Start | Action::Resume => state.cloud.start(&row.region, &instance_id).await,
+            Action::Terminate => state.cloud.terminate(&row.region, &instance_id).await,
+            Action::Launch => Ok(()),
+        };
+        if let Err(error) = result {
+            tracing::warn!(%error, workspace = %row.name, "re-sent action failed; dropping it");
+            let _ = state.store.clear_pending(row.id).await;
+        }
+    }
+    state.refresh.nudge();
+}

@@ -1,0 +1,155 @@
+//! The state every handler and background task shares.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::catalog::TemplateRegistry;
+use super::config::{Config, Dirs};
+use super::store::Store;
+use crate::aws::{AwsError, Cloud};
+
+/// Handles shared across the daemon; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub dirs: Dirs,
+    pub owner: String,
+    pub store: Store,
+    pub cloud: Cloud,
+    pub templates: TemplateRegistry,
+    pub started_at: DateTime<Utc>,
+    /// Cancelled when the daemon begins to shut down.
+    pub shutdown: CancellationToken,
+    /// Background work (launches) that shutdown waits for.
+    pub tasks: TaskTracker,
+    pub refresh: RefreshHandle,
+    pub locks: WorkspaceLocks,
+    pub aws_health: AwsHealth,
+    regions: Arc<tokio::sync::Mutex<Option<(Instant, Vec<String>)>>>,
+}
+
+impl AppState {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        config: Config,
+        dirs: Dirs,
+        store: Store,
+        cloud: Cloud,
+        templates: TemplateRegistry,
+        shutdown: CancellationToken,
+    ) -> AppState {
+        let owner = config.owner();
+        AppState {
+            config: Arc::new(config),
+            dirs,
+            owner,
+            store,
+            cloud,
+            templates,
+            started_at: Utc::now(),
+            shutdown,
+            tasks: TaskTracker::new(),
+            refresh: RefreshHandle::default(),
+            locks: WorkspaceLocks::default(),
+            aws_health: AwsHealth::default(),
+            regions: Arc::default(),
+        }
+    }
+
+    /// The account's regions, asked of EC2 at most once an hour.
+    pub async fn known_regions(&self) -> Result<Vec<String>, AwsError> {
+        let mut cached = self.regions.lock().await;
+        if let Some((at, regions)) = cached.as_ref()
+            && at.elapsed() < Duration::from_secs(3600)
+        {
+            return Ok(regions.clone());
+        }
+        let regions = self.cloud.regions().await?;
+        *cached = Some((Instant::now(), regions.clone()));
+        Ok(regions)
+    }
+}
+
+/// One async lock per workspace, so that actions on the same workspace run one at a time
+/// while different workspaces proceed in parallel.
+#[derive(Clone, Debug, Default)]
+pub struct WorkspaceLocks {
+    locks: Arc<Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>>,
+}
+
+impl WorkspaceLocks {
+    pub async fn lock(&self, id: i64) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut locks = self.locks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            locks.entry(id).or_default().clone()
+        };
+        lock.lock_owned().await
+    }
+}
+
+/// What the last refresh from EC2 achieved.
+#[derive(Clone, Debug, Default)]
+pub struct RefreshStatus {
+    pub last_success: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+}
+
+/// A way to ask the refresh loop for an early cycle, and to read how it is doing.
+#[derive(Clone, Debug, Default)]
+pub struct RefreshHandle {
+    pub wake: Arc<Notify>,
+    pub status: Arc<Mutex<RefreshStatus>>,
+}
+
+impl RefreshHandle {
+    /// Asks for a refresh soon (coalesced with any already asked for).
+    pub fn nudge(&self) {
+        self.wake.notify_one();
+    }
+
+    pub fn status(&self) -> RefreshStatus {
+        self.status.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    pub fn record(&self, result: Result<(), String>, at: DateTime<Utc>) {
+        let mut status = self.status.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match result {
+            Ok(()) => {
+                status.last_success = Some(at);
+                status.last_error = None;
+            }
+            Err(error) => status.last_error = Some(error),
+        }
+    }
+}
+
+/// The last AWS connectivity check, so that status requests do not each call AWS.
+#[derive(Clone, Debug, Default)]
+pub struct AwsHealth {
+    inner: Arc<tokio::sync::Mutex<Option<(Instant, Result<String, String>)>>>,
+}
+
+impl AwsHealth {
+    /// The account id, or why AWS could not be reached; checked at most every 30 seconds.
+    pub async fn check(&self, cloud: &Cloud) -> Result<String, String> {
+        let mut last = self.inner.lock().await;
+        if let Some((at, result)) = last.as_ref()
+            && at.elapsed() < Duration::from_secs(30)
+        {
+            return result.clone();
+        }
+        let result = match tokio::time::timeout(Duration::from_secs(5), cloud.identity()).await {
+            Ok(Ok(identity)) => Ok(identity.account),
+            Ok(Err(error)) => Err(error.to_string()),
+            Err(_) => Err("STS GetCallerIdentity did not answer within 5 s".to_string()),
+        };
+        *last = Some((Instant::now(), result.clone()));
+        result
+    }
+}

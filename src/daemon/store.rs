@@ -1,0 +1,585 @@
+//! The daemon's SQLite store: workspaces and their state transitions.
+//!
+//! One file in the data directory, in WAL mode, migrated on open. Every change that must not
+//! be half-applied happens in one transaction. The store mirrors EC2 rather than replacing it:
+//! the refresh loop writes what EC2 reports, and on start the daemon reconciles the two before
+//! it serves anything.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{FromRow, SqlitePool};
+
+use crate::aws::Observed;
+use crate::model::ledger::Transition;
+use crate::model::workspace::{Action, WorkspaceState};
+
+/// Store failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("a workspace named '{0}' already exists")]
+    NameTaken(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+}
+
+/// One workspace row.
+#[derive(Clone, Debug, FromRow)]
+pub struct WorkspaceRow {
+    pub id: i64,
+    pub name: String,
+    pub region: String,
+    pub template: String,
+    pub size: Option<String>,
+    pub instance_type: String,
+    pub spot: bool,
+    pub project: Option<String>,
+    pub budget: Option<String>,
+    pub root_volume_gb: i64,
+    pub root_volume_type: String,
+    pub hibernation_requested: bool,
+    pub hibernation_configured: bool,
+    pub instance_id: Option<String>,
+    pub launch_token: String,
+    pub run_requested_at: Option<DateTime<Utc>>,
+    pub state: String,
+    pub state_since: DateTime<Utc>,
+    pub last_action: String,
+    pub pending_action: Option<String>,
+    pub launch_progress: Option<i64>,
+    pub launch_error: Option<String>,
+    pub public_ip: Option<String>,
+    pub private_ip: Option<String>,
+    pub availability_zone: Option<String>,
+    pub launch_time: Option<DateTime<Utc>>,
+    pub ttl: Option<DateTime<Utc>>,
+    pub service_secret: String,
+    pub key_name: Option<String>,
+    pub key_path: Option<String>,
+    pub tags: String,
+    pub volume_ids: String,
+    pub created_at: DateTime<Utc>,
+    pub refreshed_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+impl WorkspaceRow {
+    pub fn state(&self) -> WorkspaceState {
+        WorkspaceState::from_str(&self.state).unwrap_or(WorkspaceState::Failed)
+    }
+
+    pub fn last_action(&self) -> Action {
+        Action::from_name(&self.last_action).unwrap_or(Action::Launch)
+    }
+
+    pub fn pending_action(&self) -> Option<Action> {
+        self.pending_action.as_deref().and_then(Action::from_name)
+    }
+
+    pub fn tags(&self) -> BTreeMap<String, String> {
+        serde_json::from_str(&self.tags).unwrap_or_default()
+    }
+
+    pub fn volume_ids(&self) -> Vec<String> {
+        serde_json::from_str(&self.volume_ids).unwrap_or_default()
+    }
+
+    pub fn is_live(&self) -> bool {
+        self.ended_at.is_none()
+    }
+}
+
+/// What a launch request records before anything is sent to AWS.
+#[derive(Clone, Debug)]
+pub struct NewWorkspace {
+    pub name: String,
+    pub region: String,
+    pub template: String,
+    pub size: Option<String>,
+    pub instance_type: String,
+    pub spot: bool,
+    pub project: Option<String>,
+    pub budget: Option<String>,
+    pub root_volume_gb: i64,
+    pub root_volume_type: String,
+    pub hibernation_requested: bool,
+    pub launch_token: String,
+    pub ttl: Option<DateTime<Utc>>,
+    pub service_secret: String,
+}
+
+/// The SQLite store.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    pub async fn open(path: &Path) -> Result<Store, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Store { pool })
+    }
+
+    /// Records a launch request: the workspace row and its first transition, atomically.
+    /// A live workspace of the same name makes this fail with [`StoreError::NameTaken`].
+    pub async fn insert_launch(
+        &self,
+        new: &NewWorkspace,
+        now: DateTime<Utc>,
+    ) -> Result<WorkspaceRow, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query_as::<_, WorkspaceRow>("INSERT INTO workspaces (name, region, template, size, instance_type, spot, project, \
+             budget, root_volume_gb, root_volume_type, hibernation_requested, launch_token, state, \
+             state_since, last_action, launch_progress, ttl, service_secret, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'launching', ?, 'launch', 5, ?, ?, ?) \
+             RETURNING *")
+        .bind(&new.name)
+        .bind(&new.region)
+        .bind(&new.template)
+        .bind(&new.size)
+        .bind(&new.instance_type)
+        .bind(new.spot)
+        .bind(&new.project)
+        .bind(&new.budget)
+        .bind(new.root_volume_gb)
+        .bind(&new.root_volume_type)
+        .bind(new.hibernation_requested)
+        .bind(&new.launch_token)
+        .bind(now)
+        .bind(new.ttl)
+        .bind(&new.service_secret)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await;
+        let row = match inserted {
+            Ok(row) => row,
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                return Err(StoreError::NameTaken(new.name.clone()));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        insert_transition(&mut tx, row.id, now, WorkspaceState::Launching, "launch request").await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    pub async fn get(&self, id: i64) -> Result<Option<WorkspaceRow>, StoreError> {
+        Ok(sqlx::query_as("SELECT * FROM workspaces WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// A workspace by name (live ones only) or by instance id (any).
+    pub async fn find(&self, key: &str) -> Result<Option<WorkspaceRow>, StoreError> {
+        let by_name: Option<WorkspaceRow> = sqlx::query_as("SELECT * FROM workspaces WHERE name = ? AND ended_at IS NULL")
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        if by_name.is_some() {
+            return Ok(by_name);
+        }
+        Ok(sqlx::query_as("SELECT * FROM workspaces WHERE instance_id = ?")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// The workspace (live or ended) whose instance is `instance_id`.
+    pub async fn by_instance_id(&self, instance_id: &str) -> Result<Option<WorkspaceRow>, StoreError> {
+        Ok(sqlx::query_as("SELECT * FROM workspaces WHERE instance_id = ?")
+            .bind(instance_id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Workspaces that still exist.
+    pub async fn live(&self) -> Result<Vec<WorkspaceRow>, StoreError> {
+        Ok(sqlx::query_as("SELECT * FROM workspaces WHERE ended_at IS NULL ORDER BY name")
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Live workspaces plus those that ended after `ended_since`.
+    pub async fn visible(&self, ended_since: DateTime<Utc>) -> Result<Vec<WorkspaceRow>, StoreError> {
+        Ok(sqlx::query_as("SELECT * FROM workspaces WHERE ended_at IS NULL OR ended_at >= ? \
+             ORDER BY name, id")
+        .bind(ended_since)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// A workspace whose launch carried `token`.
+    pub async fn by_launch_token(&self, token: &str) -> Result<Option<WorkspaceRow>, StoreError> {
+        Ok(sqlx::query_as("SELECT * FROM workspaces WHERE launch_token = ?")
+            .bind(token)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Regions holding live workspaces.
+    pub async fn regions_in_use(&self) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT DISTINCT region FROM workspaces WHERE ended_at IS NULL")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(|(r,)| r).collect())
+    }
+
+    pub async fn set_progress(&self, id: i64, progress: u8) -> Result<(), StoreError> {
+        sqlx::query("UPDATE workspaces SET launch_progress = ? WHERE id = ? AND instance_id IS NULL")
+            .bind(i64::from(progress))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_key(
+        &self,
+        id: i64,
+        key_name: &str,
+        key_path: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE workspaces SET key_name = ?, key_path = ? WHERE id = ?")
+            .bind(key_name)
+            .bind(key_path)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Marks that RunInstances is about to be sent: the intent is on disk before the call.
+    pub async fn mark_run_requested(
+        &self,
+        id: i64,
+        hibernation: bool,
+        root_volume_gb: i64,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE workspaces SET run_requested_at = COALESCE(run_requested_at, ?), \
+             hibernation_requested = ?, root_volume_gb = ? WHERE id = ?",
+        )
+        .bind(now)
+        .bind(hibernation)
+        .bind(root_volume_gb)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Ends a launch that produced no instance.
+    pub async fn fail_launch(&self, id: i64, error: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let changed = sqlx::query(
+            "UPDATE workspaces SET state = 'failed', state_since = ?, launch_error = ?, \
+             ended_at = ?, launch_progress = NULL WHERE id = ? AND instance_id IS NULL AND ended_at IS NULL",
+        )
+        .bind(now)
+        .bind(error)
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed > 0 {
+            insert_transition(&mut tx, id, now, WorkspaceState::Failed, "launch failed").await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Applies what EC2 reports about a workspace's instance.
+    ///
+    /// `observed_at` is when the describe call began: a state the daemon set after that moment
+    /// (an action just requested) is newer than the observation and is kept.
+    pub async fn apply_observation(
+        &self,
+        id: i64,
+        observed: &Observed,
+        state: WorkspaceState,
+        observed_at: DateTime<Utc>,
+    ) -> Result<Option<(WorkspaceState, WorkspaceState)>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let Some(row) = sqlx::query_as::<_, WorkspaceRow>("SELECT * FROM workspaces WHERE id = ?")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let tags = serde_json::to_string(&observed.tags).unwrap_or_else(|_| "{}".into());
+        let volumes = serde_json::to_string(&observed.volume_ids).unwrap_or_else(|_| "[]".into());
+        let ttl = observed
+            .tags
+            .get("prism:ttl")
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&Utc))
+            .or(row.ttl);
+        sqlx::query(
+            "UPDATE workspaces SET instance_id = ?, public_ip = ?, private_ip = ?, \
+             availability_zone = ?, launch_time = COALESCE(?, launch_time), instance_type = ?, \
+             hibernation_configured = ?, spot = ?, tags = ?, volume_ids = ?, ttl = ?, \
+             refreshed_at = ? WHERE id = ?",
+        )
+        .bind(&observed.instance_id)
+        .bind(&observed.public_ip)
+        .bind(&observed.private_ip)
+        .bind(&observed.availability_zone)
+        .bind(observed.launch_time)
+        .bind(&observed.instance_type)
+        .bind(observed.hibernation_configured)
+        .bind(observed.spot)
+        .bind(&tags)
+        .bind(&volumes)
+        .bind(ttl)
+        .bind(observed_at)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+
+        let previous = row.state();
+        let newer_than_observation = row.state_since > observed_at;
+        let mut change = None;
+        if state != previous && !newer_than_observation && row.ended_at.is_none() {
+            let ended = state.is_final().then_some(observed_at);
+            let progress: Option<i64> = match state {
+                WorkspaceState::Launching => row.launch_progress.map(|p| p.max(90)),
+                _ => None,
+            };
+            sqlx::query(
+                "UPDATE workspaces SET state = ?, state_since = ?, ended_at = ?, \
+                 launch_progress = ? WHERE id = ?",
+            )
+            .bind(state.as_str())
+            .bind(observed_at)
+            .bind(ended)
+            .bind(progress)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            insert_transition(&mut tx, id, observed_at, state, "observed in EC2").await?;
+            change = Some((previous, state));
+        }
+        // EC2 confirms a pending action once the state reflects it.
+        if let Some(pending) = row.pending_action()
+            && confirms(pending, state)
+        {
+            sqlx::query("UPDATE workspaces SET pending_action = NULL WHERE id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(change)
+    }
+
+    /// Records an action the daemon is about to send to EC2, with the state it leads to.
+    /// The action stays pending until EC2's state confirms it.
+    pub async fn record_action(
+        &self,
+        id: i64,
+        action: Action,
+        state: WorkspaceState,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE workspaces SET last_action = ?, pending_action = ?, state = ?, state_since = ? \
+             WHERE id = ? AND ended_at IS NULL",
+        )
+        .bind(action.as_str())
+        .bind(action.as_str())
+        .bind(state.as_str())
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        insert_transition(&mut tx, id, now, state, &format!("{} request", action.as_str())).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Undoes a recorded action whose AWS call failed, restoring the previous state.
+    pub async fn revert_action(
+        &self,
+        id: i64,
+        previous_action: Action,
+        previous: WorkspaceState,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE workspaces SET last_action = ?, pending_action = NULL, state = ?, \
+             state_since = ? WHERE id = ?",
+        )
+        .bind(previous_action.as_str())
+        .bind(previous.as_str())
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        insert_transition(&mut tx, id, now, previous, "request failed at AWS").await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn clear_pending(&self, id: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE workspaces SET pending_action = NULL WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_ttl(&self, id: i64, ttl: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query("UPDATE workspaces SET ttl = ? WHERE id = ?")
+            .bind(ttl)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Ends a workspace whose instance EC2 no longer knows.
+    pub async fn mark_vanished(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let changed = sqlx::query(
+            "UPDATE workspaces SET state = 'terminated', state_since = ?, ended_at = ?, \
+             pending_action = NULL WHERE id = ? AND ended_at IS NULL",
+        )
+        .bind(now)
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed > 0 {
+            insert_transition(&mut tx, id, now, WorkspaceState::Terminated, "no longer in EC2").await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Takes in a managed instance the store has no row for (launched by an earlier store, or
+    /// by this daemon before its database was lost). Its history starts now.
+    pub async fn adopt(
+        &self,
+        observed: &Observed,
+        state: WorkspaceState,
+        secret: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<WorkspaceRow>, StoreError> {
+        let name = observed.tags.get("prism:name").cloned().unwrap_or_else(|| observed.instance_id.clone());
+        let token = observed
+            .tags
+            .get("prism:launch-token")
+            .cloned()
+            .unwrap_or_else(|| format!("adopted-{}", observed.instance_id));
+        let new = NewWorkspace {
+            name,
+            region: observed.region.clone(),
+            template: observed.tags.get("prism:template").cloned().unwrap_or_default(),
+            size: observed.tags.get("prism:size").cloned(),
+            instance_type: observed.instance_type.clone(),
+            spot: observed.spot,
+            project: observed.tags.get("prism:project").cloned(),
+            budget: observed.tags.get("prism:budget").cloned(),
+            root_volume_gb: observed
+                .tags
+                .get("prism:root-volume-gb")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
+            root_volume_type: "gp3".to_string(),
+            hibernation_requested: observed.hibernation_configured,
+            launch_token: token,
+            ttl: None,
+            service_secret: secret.to_string(),
+        };
+        let row = match self.insert_launch(&new, now).await {
+            Ok(row) => row,
+            Err(StoreError::NameTaken(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        sqlx::query("UPDATE workspaces SET run_requested_at = ?, last_action = 'start' WHERE id = ?")
+            .bind(now)
+            .bind(row.id)
+            .execute(&self.pool)
+            .await?;
+        self.apply_observation(row.id, observed, state, now).await?;
+        self.get(row.id).await
+    }
+
+    /// All transitions of the given workspaces, oldest first.
+    pub async fn transitions(&self, ids: &[i64]) -> Result<HashMap<i64, Vec<Transition>>, StoreError> {
+        let mut out: HashMap<i64, Vec<Transition>> = HashMap::new();
+        if ids.is_empty() {
+            return Ok(out);
+        }
+        let placeholders = vec!["?"; ids.len()].join(",");
+        let sql = format!(
+            "SELECT workspace_id, at, state FROM transitions WHERE workspace_id IN ({placeholders}) \
+             ORDER BY at, id"
+        );
+        // Only "?" placeholders are interpolated; the ids are bound.
+        let mut query = sqlx::query_as::<_, (i64, DateTime<Utc>, String)>(sqlx::AssertSqlSafe(sql));
+        for id in ids {
+            query = query.bind(id);
+        }
+        for (id, at, state) in query.fetch_all(&self.pool).await? {
+            if let Ok(state) = WorkspaceState::from_str(&state) {
+                out.entry(id).or_default().push(Transition { at, state });
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Whether a workspace state shows that EC2 has acted on a pending action.
+fn confirms(action: Action, state: WorkspaceState) -> bool {
+    use WorkspaceState as S;
+    match action {
+        Action::Launch => !matches!(state, S::Launching),
+        Action::Stop => matches!(state, S::Stopping | S::Stopped | S::Terminating | S::Terminated),
+        Action::Hibernate => {
+            matches!(state, S::Hibernating | S::Hibernated | S::Stopping | S::Stopped | S::Terminated)
+        }
+        Action::Start | Action::Resume => matches!(state, S::Starting | S::Resuming | S::Running),
+        Action::Terminate => matches!(state, S::Terminating | S::Terminated),
+    }
+}
+
+async fn insert_transition(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    id: i64,
+    at: DateTime<Utc>,
+    state: WorkspaceState,
+    reason: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO transitions (workspace_id, at, state, reason) VALUES (?, ?, ?, ?)")
+        .bind(id)
+        .bind(at)
+        .bind(state.as_str())
+        .bind(reason)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

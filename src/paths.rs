@@ -1,0 +1,68 @@
+//! Where Prism keeps its files, shared by the daemon and its clients.
+//!
+//! The config directory holds `config.toml`, the user's templates and any key EC2 created; the
+//! data directory holds the database, logs and the runtime file a running daemon writes so
+//! that clients find it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The directories Prism uses, settled once.
+#[derive(Clone, Debug)]
+pub struct Dirs {
+    pub config: PathBuf,
+    pub data: PathBuf,
+}
+
+impl Dirs {
+    /// `PRISM_CONFIG_DIR` / `PRISM_DATA_DIR` when set, else the platform's usual places
+    /// (`~/.config/prism` and `~/.local/share/prism` on Linux).
+    pub fn discover() -> Result<Dirs, String> {
+        let project = directories::ProjectDirs::from("", "", "prism");
+        let config = match std::env::var_os("PRISM_CONFIG_DIR") {
+            Some(dir) => PathBuf::from(dir),
+            None => project
+                .as_ref()
+                .map(|p| p.config_dir().to_path_buf())
+                .ok_or("cannot find a home directory; set PRISM_CONFIG_DIR")?,
+        };
+        let data = match std::env::var_os("PRISM_DATA_DIR") {
+            Some(dir) => PathBuf::from(dir),
+            None => project
+                .as_ref()
+                .map(|p| p.data_dir().to_path_buf())
+                .ok_or("cannot find a home directory; set PRISM_DATA_DIR")?,
+        };
+        Ok(Dirs { config, data })
+    }
+
+    pub fn config_file(&self) -> PathBuf {
+        self.config.join("config.toml")
+    }
+
+    pub fn runtime_file(&self) -> PathBuf {
+        runtime_file(&self.data)
+    }
+}
+
+/// What a running daemon writes to its data directory so that clients and tests find it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuntimeInfo {
+    pub pid: u32,
+    pub address: SocketAddr,
+    pub started_at: DateTime<Utc>,
+}
+
+/// The runtime file's path in a data directory.
+pub fn runtime_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("daemon.json")
+}
+
+/// Reads a runtime file, if there is a readable one.
+pub fn read_runtime(path: &Path) -> Option<RuntimeInfo> {
+    let text = std::fs::read_to_string(path).ok()?;
+    serde_json::from_str(&text).ok()
+}

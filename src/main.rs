@@ -7,7 +7,10 @@ use prism::cli::{Cli, Command, DaemonArgs, DaemonCommand};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
@@ -15,7 +18,10 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Daemon(DaemonArgs { command: None | Some(DaemonCommand::Run), listen }) => {
+        Command::Daemon(DaemonArgs {
+            command: None | Some(DaemonCommand::Run),
+            listen,
+        }) => {
             let options = prism::daemon::DaemonOptions { listen };
             match runtime.block_on(prism::daemon::run(options)) {
                 Ok(()) => ExitCode::SUCCESS,

@@ -36,7 +36,12 @@ pub struct AwsError {
 
 impl AwsError {
     pub fn new(operation: &'static str, kind: AwsErrorKind, message: impl Into<String>) -> Self {
-        AwsError { operation, kind, code: None, message: message.into() }
+        AwsError {
+            operation,
+            kind,
+            code: None,
+            message: message.into(),
+        }
     }
 
     /// Translates an SDK error.
@@ -56,11 +61,17 @@ impl AwsError {
                     .as_connector_error()
                     .map(|e| full_message(e))
                     .unwrap_or_else(|| "the request could not be sent".to_string());
-                AwsError::new(operation, AwsErrorKind::Unreachable, format!("cannot reach AWS: {detail}"))
+                AwsError::new(
+                    operation,
+                    AwsErrorKind::Unreachable,
+                    format!("cannot reach AWS: {detail}"),
+                )
             }
-            SdkError::ConstructionFailure(_) => {
-                AwsError::new(operation, AwsErrorKind::InvalidRequest, full_message(&error))
-            }
+            SdkError::ConstructionFailure(_) => AwsError::new(
+                operation,
+                AwsErrorKind::InvalidRequest,
+                full_message(&error),
+            ),
             _ => {
                 let code = error.code().map(str::to_string);
                 let message = error
@@ -76,7 +87,12 @@ impl AwsError {
                     Some(code) => format!("{code}: {message}"),
                     None => message,
                 };
-                AwsError { operation, kind, code, message }
+                AwsError {
+                    operation,
+                    kind,
+                    code,
+                    message,
+                }
             }
         }
     }
@@ -107,18 +123,34 @@ fn full_message(error: &dyn StdError) -> String {
 /// Sorts AWS's error codes into kinds.
 pub fn kind_of_code(code: &str) -> AwsErrorKind {
     match code {
-        "RequestLimitExceeded" | "Throttling" | "ThrottlingException" | "TooManyRequestsException"
-        | "RequestThrottled" | "SlowDown" => AwsErrorKind::Throttled,
-        "UnauthorizedOperation" | "AuthFailure" | "AccessDenied" | "AccessDeniedException"
-        | "OptInRequired" | "Blocked" | "InvalidClientTokenId" | "ExpiredToken"
-        | "UnrecognizedClientException" | "SignatureDoesNotMatch" => AwsErrorKind::PermissionDenied,
-        "InsufficientInstanceCapacity" | "InstanceLimitExceeded" | "VcpuLimitExceeded"
-        | "MaxSpotInstanceCountExceeded" | "SpotMaxPriceTooLow" | "InsufficientCapacity" => {
-            AwsErrorKind::Capacity
-        }
+        "RequestLimitExceeded"
+        | "Throttling"
+        | "ThrottlingException"
+        | "TooManyRequestsException"
+        | "RequestThrottled"
+        | "SlowDown" => AwsErrorKind::Throttled,
+        "UnauthorizedOperation"
+        | "AuthFailure"
+        | "AccessDenied"
+        | "AccessDeniedException"
+        | "OptInRequired"
+        | "Blocked"
+        | "InvalidClientTokenId"
+        | "ExpiredToken"
+        | "UnrecognizedClientException"
+        | "SignatureDoesNotMatch" => AwsErrorKind::PermissionDenied,
+        "InsufficientInstanceCapacity"
+        | "InstanceLimitExceeded"
+        | "VcpuLimitExceeded"
+        | "MaxSpotInstanceCountExceeded"
+        | "SpotMaxPriceTooLow"
+        | "InsufficientCapacity" => AwsErrorKind::Capacity,
         "ParameterNotFound" | "FileSystemNotFound" => AwsErrorKind::NotFound,
         c if c.ends_with(".NotFound") || c.ends_with("NotFound") => AwsErrorKind::NotFound,
-        c if c.starts_with("Invalid") || c.starts_with("Unsupported") || c == "MissingParameter" => {
+        c if c.starts_with("Invalid")
+            || c.starts_with("Unsupported")
+            || c == "MissingParameter" =>
+        {
             AwsErrorKind::InvalidRequest
         }
         _ => AwsErrorKind::Other,
@@ -131,11 +163,26 @@ mod tests {
 
     #[test]
     fn codes_sort_into_kinds() {
-        assert_eq!(kind_of_code("InvalidInstanceID.NotFound"), AwsErrorKind::NotFound);
-        assert_eq!(kind_of_code("RequestLimitExceeded"), AwsErrorKind::Throttled);
-        assert_eq!(kind_of_code("UnauthorizedOperation"), AwsErrorKind::PermissionDenied);
-        assert_eq!(kind_of_code("InvalidParameterValue"), AwsErrorKind::InvalidRequest);
-        assert_eq!(kind_of_code("InsufficientInstanceCapacity"), AwsErrorKind::Capacity);
+        assert_eq!(
+            kind_of_code("InvalidInstanceID.NotFound"),
+            AwsErrorKind::NotFound
+        );
+        assert_eq!(
+            kind_of_code("RequestLimitExceeded"),
+            AwsErrorKind::Throttled
+        );
+        assert_eq!(
+            kind_of_code("UnauthorizedOperation"),
+            AwsErrorKind::PermissionDenied
+        );
+        assert_eq!(
+            kind_of_code("InvalidParameterValue"),
+            AwsErrorKind::InvalidRequest
+        );
+        assert_eq!(
+            kind_of_code("InsufficientInstanceCapacity"),
+            AwsErrorKind::Capacity
+        );
         assert_eq!(kind_of_code("InternalError"), AwsErrorKind::Other);
     }
 }

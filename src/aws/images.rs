@@ -15,7 +15,9 @@ pub struct ResolvedImage {
 }
 
 fn image_arch(image: &aws_sdk_ec2::types::Image) -> Option<Arch> {
-    image.architecture().and_then(|a| Arch::from_ec2(a.as_str()))
+    image
+        .architecture()
+        .and_then(|a| Arch::from_ec2(a.as_str()))
 }
 
 fn resolved(image: &aws_sdk_ec2::types::Image) -> Option<ResolvedImage> {
@@ -54,7 +56,11 @@ impl Cloud {
                     .parameter()
                     .and_then(|p| p.value())
                     .ok_or_else(|| {
-                        AwsError::new("GetParameter", AwsErrorKind::NotFound, format!("{parameter} has no value"))
+                        AwsError::new(
+                            "GetParameter",
+                            AwsErrorKind::NotFound,
+                            format!("{parameter} has no value"),
+                        )
                     })?
                     .to_string();
                 let images = ec2
@@ -67,7 +73,9 @@ impl Cloud {
                     AwsError::new(
                         "DescribeImages",
                         AwsErrorKind::NotFound,
-                        format!("{parameter} points at {image_id}, which EC2 does not know in {region}"),
+                        format!(
+                            "{parameter} points at {image_id}, which EC2 does not know in {region}"
+                        ),
                     )
                 })?;
                 if let Some(found) = image_arch(image)
@@ -76,19 +84,30 @@ impl Cloud {
                     return Err(AwsError::new(
                         "ResolveImage",
                         AwsErrorKind::InvalidRequest,
-                        format!("{parameter} is a {found} image but the instance type needs {arch}"),
+                        format!(
+                            "{parameter} is a {found} image but the instance type needs {arch}"
+                        ),
                     ));
                 }
                 resolved(image).ok_or_else(|| {
                     AwsError::new("DescribeImages", AwsErrorKind::Other, "image without an id")
                 })
             }
-            ImageLookup::Filter { owners, name, arch: wanted } => {
+            ImageLookup::Filter {
+                owners,
+                name,
+                arch: wanted,
+            } => {
                 let out = ec2
                     .describe_images()
                     .set_owners(Some(owners.clone()))
                     .filters(Filter::builder().name("name").values(name).build())
-                    .filters(Filter::builder().name("architecture").values(wanted.as_str()).build())
+                    .filters(
+                        Filter::builder()
+                            .name("architecture")
+                            .values(wanted.as_str())
+                            .build(),
+                    )
                     .filters(Filter::builder().name("state").values("available").build())
                     .send()
                     .await

@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 use aws_config::retry::RetryConfig;
 use aws_sdk_ec2::primitives::Blob;
 use aws_sdk_ec2::types::{
-    BlockDeviceMapping, EbsBlockDevice, Filter, HibernationOptionsRequest,
-    HttpTokensState, InstanceInterruptionBehavior, InstanceMarketOptionsRequest,
-    InstanceMetadataOptionsRequest, InstanceType, MarketType, ResourceType,
-    SpotInstanceType, SpotMarketOptions, Tag, TagSpecification, VolumeType,
+    BlockDeviceMapping, EbsBlockDevice, Filter, HibernationOptionsRequest, HttpTokensState,
+    InstanceInterruptionBehavior, InstanceMarketOptionsRequest, InstanceMetadataOptionsRequest,
+    InstanceType, MarketType, ResourceType, SpotInstanceType, SpotMarketOptions, Tag,
+    TagSpecification, VolumeType,
 };
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
@@ -47,13 +47,24 @@ pub(super) async fn describe_type(
     };
     let architectures = info
         .processor_info()
-        .map(|p| p.supported_architectures().iter().filter_map(|a| Arch::from_ec2(a.as_str())).collect())
+        .map(|p| {
+            p.supported_architectures()
+                .iter()
+                .filter_map(|a| Arch::from_ec2(a.as_str()))
+                .collect()
+        })
         .unwrap_or_default();
     Ok(TypeInfo {
         instance_type: instance_type.to_string(),
         architectures,
-        memory_mib: info.memory_info().and_then(|m| m.size_in_mib()).unwrap_or(0),
-        vcpus: info.v_cpu_info().and_then(|v| v.default_v_cpus()).unwrap_or(0),
+        memory_mib: info
+            .memory_info()
+            .and_then(|m| m.size_in_mib())
+            .unwrap_or(0),
+        vcpus: info
+            .v_cpu_info()
+            .and_then(|v| v.default_v_cpus())
+            .unwrap_or(0),
         gpus: info
             .gpu_info()
             .map(|g| g.gpus().iter().map(|d| d.count().unwrap_or(0)).sum())
@@ -120,14 +131,25 @@ fn observe(region: &str, instance: &aws_sdk_ec2::types::Instance) -> Option<Obse
     let tags = instance
         .tags()
         .iter()
-        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
         .collect();
-    let reason = instance.state_reason().and_then(|r| r.code()).unwrap_or_default();
+    let reason = instance
+        .state_reason()
+        .and_then(|r| r.code())
+        .unwrap_or_default();
     Some(Observed {
         instance_id: instance.instance_id()?.to_string(),
         region: region.to_string(),
         state,
-        instance_type: instance.instance_type().map(|t| t.as_str().to_string()).unwrap_or_default(),
+        instance_type: instance
+            .instance_type()
+            .map(|t| t.as_str().to_string())
+            .unwrap_or_default(),
         public_ip: instance.public_ip_address().map(str::to_string),
         private_ip: instance.private_ip_address().map(str::to_string),
         launch_time: instance.launch_time().and_then(to_chrono),
@@ -136,7 +158,9 @@ fn observe(region: &str, instance: &aws_sdk_ec2::types::Instance) -> Option<Obse
             .hibernation_options()
             .and_then(|h| h.configured())
             .unwrap_or(false),
-        spot: instance.instance_lifecycle().is_some_and(|l| l.as_str() == "spot"),
+        spot: instance
+            .instance_lifecycle()
+            .is_some_and(|l| l.as_str() == "spot"),
         availability_zone: instance
             .placement()
             .and_then(|p| p.availability_zone())
@@ -183,13 +207,18 @@ impl Cloud {
                     .build(),
             )
             .metadata_options(
-                InstanceMetadataOptionsRequest::builder().http_tokens(HttpTokensState::Required).build(),
+                InstanceMetadataOptionsRequest::builder()
+                    .http_tokens(HttpTokensState::Required)
+                    .build(),
             )
             .tag_specifications(tag_spec(ResourceType::Instance, &spec.tags))
             .tag_specifications(tag_spec(ResourceType::Volume, &spec.tags));
         if spec.hibernation {
-            request = request
-                .hibernation_options(HibernationOptionsRequest::builder().configured(true).build());
+            request = request.hibernation_options(
+                HibernationOptionsRequest::builder()
+                    .configured(true)
+                    .build(),
+            );
         }
         if spec.spot {
             // Persistent with stop-on-interruption, so a spot workspace can be stopped and
@@ -208,7 +237,9 @@ impl Cloud {
         }
         let out = request
             .customize()
-            .config_override(aws_sdk_ec2::config::Builder::default().retry_config(RetryConfig::disabled()))
+            .config_override(
+                aws_sdk_ec2::config::Builder::default().retry_config(RetryConfig::disabled()),
+            )
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("RunInstances", e))?;
@@ -216,7 +247,11 @@ impl Cloud {
             .first()
             .and_then(|i| observe(&spec.region, i))
             .ok_or_else(|| {
-                AwsError::new("RunInstances", AwsErrorKind::Other, "EC2 returned no instance")
+                AwsError::new(
+                    "RunInstances",
+                    AwsErrorKind::Other,
+                    "EC2 returned no instance",
+                )
             })
     }
 
@@ -237,24 +272,48 @@ impl Cloud {
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| AwsError::from_sdk("DescribeInstances", e))?;
             for reservation in page.reservations() {
-                found.extend(reservation.instances().iter().filter_map(|i| observe(region, i)));
+                found.extend(
+                    reservation
+                        .instances()
+                        .iter()
+                        .filter_map(|i| observe(region, i)),
+                );
             }
         }
         Ok(found)
     }
 
     /// Every instance in `region` that Prism manages for `owner`, all pages.
-    pub async fn describe_managed(&self, region: &str, owner: &str) -> Result<Vec<Observed>, AwsError> {
+    pub async fn describe_managed(
+        &self,
+        region: &str,
+        owner: &str,
+    ) -> Result<Vec<Observed>, AwsError> {
         let filters = vec![
-            Filter::builder().name("tag:prism:managed").values("true").build(),
-            Filter::builder().name("tag:prism:owner").values(owner).build(),
+            Filter::builder()
+                .name("tag:prism:managed")
+                .values("true")
+                .build(),
+            Filter::builder()
+                .name("tag:prism:owner")
+                .values(owner)
+                .build(),
         ];
         self.describe(region, filters, vec![]).await
     }
 
     /// The instance started for a launch token, if any reached EC2.
-    pub async fn find_launch(&self, region: &str, launch_token: &str) -> Result<Option<Observed>, AwsError> {
-        let filters = vec![Filter::builder().name("tag:prism:launch-token").values(launch_token).build()];
+    pub async fn find_launch(
+        &self,
+        region: &str,
+        launch_token: &str,
+    ) -> Result<Option<Observed>, AwsError> {
+        let filters = vec![
+            Filter::builder()
+                .name("tag:prism:launch-token")
+                .values(launch_token)
+                .build(),
+        ];
         let mut found = self.describe(region, filters, vec![]).await?;
         // Should there ever be two, the oldest is the one the launch meant; the caller
         // terminates the rest.
@@ -263,23 +322,44 @@ impl Cloud {
     }
 
     /// Every instance carrying a launch token, oldest first.
-    pub async fn find_launch_all(&self, region: &str, launch_token: &str) -> Result<Vec<Observed>, AwsError> {
-        let filters = vec![Filter::builder().name("tag:prism:launch-token").values(launch_token).build()];
+    pub async fn find_launch_all(
+        &self,
+        region: &str,
+        launch_token: &str,
+    ) -> Result<Vec<Observed>, AwsError> {
+        let filters = vec![
+            Filter::builder()
+                .name("tag:prism:launch-token")
+                .values(launch_token)
+                .build(),
+        ];
         let mut found = self.describe(region, filters, vec![]).await?;
         found.sort_by_key(|o| (o.launch_time, o.instance_id.clone()));
         Ok(found)
     }
 
     /// One instance by id; `None` when EC2 no longer knows it.
-    pub async fn describe_one(&self, region: &str, instance_id: &str) -> Result<Option<Observed>, AwsError> {
-        match self.describe(region, vec![], vec![instance_id.to_string()]).await {
+    pub async fn describe_one(
+        &self,
+        region: &str,
+        instance_id: &str,
+    ) -> Result<Option<Observed>, AwsError> {
+        match self
+            .describe(region, vec![], vec![instance_id.to_string()])
+            .await
+        {
             Ok(found) => Ok(found.into_iter().next()),
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
     }
 
-    pub async fn stop(&self, region: &str, instance_id: &str, hibernate: bool) -> Result<(), AwsError> {
+    pub async fn stop(
+        &self,
+        region: &str,
+        instance_id: &str,
+        hibernate: bool,
+    ) -> Result<(), AwsError> {
         self.ec2(region)
             .stop_instances()
             .instance_ids(instance_id)
@@ -321,7 +401,10 @@ impl Cloud {
         for (key, value) in tags {
             request = request.tags(Tag::builder().key(*key).value(value).build());
         }
-        request.send().await.map_err(|e| AwsError::from_sdk("CreateTags", e))?;
+        request
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("CreateTags", e))?;
         Ok(())
     }
 
@@ -335,17 +418,26 @@ impl Cloud {
         let ec2 = self.ec2(region);
         let volumes = ec2
             .describe_volumes()
-            .filters(Filter::builder().name("attachment.instance-id").values(instance_id).build())
+            .filters(
+                Filter::builder()
+                    .name("attachment.instance-id")
+                    .values(instance_id)
+                    .build(),
+            )
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("DescribeVolumes", e))?;
         let mut snapshots = Vec::new();
         for volume in volumes.volumes() {
-            let Some(volume_id) = volume.volume_id() else { continue };
+            let Some(volume_id) = volume.volume_id() else {
+                continue;
+            };
             let out = ec2
                 .create_snapshot()
                 .volume_id(volume_id)
-                .description(format!("Prism backup of {volume_id} from {instance_id} before terminate"))
+                .description(format!(
+                    "Prism backup of {volume_id} from {instance_id} before terminate"
+                ))
                 .tag_specifications(tag_spec(ResourceType::Snapshot, tags))
                 .send()
                 .await

@@ -19,8 +19,8 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 pub use error::{AwsError, AwsErrorKind};
-pub use instances::{LaunchSpec, Observed, TypeInfo};
 pub use images::ResolvedImage;
+pub use instances::{LaunchSpec, Observed, TypeInfo};
 pub use network::{KeyPairOutcome, NetworkPlan, SecurityGroupRule};
 
 use crate::model::size::Arch;
@@ -38,7 +38,11 @@ pub struct CloudSettings {
 
 impl Default for CloudSettings {
     fn default() -> Self {
-        CloudSettings { region: None, max_attempts: 3, operation_timeout: Duration::from_secs(30) }
+        CloudSettings {
+            region: None,
+            max_attempts: 3,
+            operation_timeout: Duration::from_secs(30),
+        }
     }
 }
 
@@ -109,13 +113,20 @@ impl Cloud {
     }
 
     fn clients(&self, region: &str) -> RegionClients {
-        let mut regions = self.regions.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut regions = self
+            .regions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         regions
             .entry(region.to_string())
             .or_insert_with(|| {
                 let region = Region::new(region.to_string());
-                let ec2 = aws_sdk_ec2::config::Builder::from(&self.base).region(region.clone()).build();
-                let ssm = aws_sdk_ssm::config::Builder::from(&self.base).region(region).build();
+                let ec2 = aws_sdk_ec2::config::Builder::from(&self.base)
+                    .region(region.clone())
+                    .build();
+                let ssm = aws_sdk_ssm::config::Builder::from(&self.base)
+                    .region(region)
+                    .build();
                 RegionClients {
                     ec2: aws_sdk_ec2::Client::from_conf(ec2),
                     ssm: aws_sdk_ssm::Client::from_conf(ssm),
@@ -154,8 +165,11 @@ impl Cloud {
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("DescribeRegions", e))?;
-        let mut names: Vec<String> =
-            out.regions().iter().filter_map(|r| r.region_name().map(str::to_string)).collect();
+        let mut names: Vec<String> = out
+            .regions()
+            .iter()
+            .filter_map(|r| r.region_name().map(str::to_string))
+            .collect();
         names.sort();
         Ok(names)
     }

@@ -2,7 +2,9 @@
 
 use std::collections::BTreeSet;
 
-use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, LocationType, ResourceType, Tag, TagSpecification};
+use aws_sdk_ec2::types::{
+    Filter, IpPermission, IpRange, LocationType, ResourceType, Tag, TagSpecification,
+};
 
 use super::instances::key_blob;
 use super::{AwsError, AwsErrorKind, Cloud};
@@ -35,12 +37,21 @@ pub enum KeyPairOutcome {
 
 impl Cloud {
     /// Picks a subnet of the default VPC in an availability zone that offers `instance_type`.
-    pub async fn plan_network(&self, region: &str, instance_type: &str) -> Result<NetworkPlan, AwsError> {
+    pub async fn plan_network(
+        &self,
+        region: &str,
+        instance_type: &str,
+    ) -> Result<NetworkPlan, AwsError> {
         let ec2 = self.ec2(region);
         let offerings = ec2
             .describe_instance_type_offerings()
             .location_type(LocationType::AvailabilityZone)
-            .filters(Filter::builder().name("instance-type").values(instance_type).build())
+            .filters(
+                Filter::builder()
+                    .name("instance-type")
+                    .values(instance_type)
+                    .build(),
+            )
             .send()
             .await
             .map_err(|e| AwsError::from_sdk("DescribeInstanceTypeOfferings", e))?;
@@ -70,7 +81,9 @@ impl Cloud {
                 AwsError::new(
                     "DescribeVpcs",
                     AwsErrorKind::NotFound,
-                    format!("{region} has no default VPC; create one with `aws ec2 create-default-vpc`"),
+                    format!(
+                        "{region} has no default VPC; create one with `aws ec2 create-default-vpc`"
+                    ),
                 )
             })?
             .to_string();
@@ -86,7 +99,11 @@ impl Cloud {
             .filter_map(|s| {
                 let zone = s.availability_zone()?.to_string();
                 zones.contains(&zone).then(|| {
-                    (!s.default_for_az().unwrap_or(false), zone, s.subnet_id().unwrap_or_default().to_string())
+                    (
+                        !s.default_for_az().unwrap_or(false),
+                        zone,
+                        s.subnet_id().unwrap_or_default().to_string(),
+                    )
                 })
             })
             .collect();
@@ -102,7 +119,11 @@ impl Cloud {
                 ),
             )
         })?;
-        Ok(NetworkPlan { vpc_id, subnet_id, availability_zone })
+        Ok(NetworkPlan {
+            vpc_id,
+            subnet_id,
+            availability_zone,
+        })
     }
 
     /// Finds or creates the security group `name` in `vpc_id` and makes sure every rule is in
@@ -152,7 +173,8 @@ impl Cloud {
             .await?
             .map(|(_, rules)| rules)
             .unwrap_or_default();
-        let missing: Vec<&SecurityGroupRule> = rules.iter().filter(|r| !existing.contains(r)).collect();
+        let missing: Vec<&SecurityGroupRule> =
+            rules.iter().filter(|r| !existing.contains(r)).collect();
         if missing.is_empty() {
             return Ok(group_id);
         }
@@ -163,7 +185,12 @@ impl Cloud {
                     .ip_protocol("tcp")
                     .from_port(i32::from(rule.port))
                     .to_port(i32::from(rule.port))
-                    .ip_ranges(IpRange::builder().cidr_ip(&rule.cidr).description("Prism workspace access").build())
+                    .ip_ranges(
+                        IpRange::builder()
+                            .cidr_ip(&rule.cidr)
+                            .description("Prism workspace access")
+                            .build(),
+                    )
                     .build(),
             );
         }
@@ -171,7 +198,11 @@ impl Cloud {
             Ok(_) => Ok(group_id),
             Err(e) => {
                 let error = AwsError::from_sdk("AuthorizeSecurityGroupIngress", e);
-                if error.code_is("InvalidPermission.Duplicate") { Ok(group_id) } else { Err(error) }
+                if error.code_is("InvalidPermission.Duplicate") {
+                    Ok(group_id)
+                } else {
+                    Err(error)
+                }
             }
         }
     }
@@ -198,7 +229,10 @@ impl Cloud {
                 .flat_map(|p| {
                     let port = p.from_port().and_then(|port| u16::try_from(port).ok());
                     p.ip_ranges().iter().filter_map(move |range| {
-                        Some(SecurityGroupRule { port: port?, cidr: range.cidr_ip()?.to_string() })
+                        Some(SecurityGroupRule {
+                            port: port?,
+                            cidr: range.cidr_ip()?.to_string(),
+                        })
                     })
                 })
                 .collect();

@@ -113,12 +113,14 @@ pub async fn run_client(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Workspace { command } => workspace::run(&client, cli.output, command).await,
         Command::Templates { command } => templates::run(&client, cli.output, command).await,
-        Command::Daemon(DaemonArgs { command: Some(DaemonCommand::Status), .. }) => {
-            output::daemon_status(&client, cli.output).await
-        }
-        Command::Daemon(DaemonArgs { command: Some(DaemonCommand::Stop), .. }) => {
-            output::daemon_stop(&client, cli.output).await
-        }
+        Command::Daemon(DaemonArgs {
+            command: Some(DaemonCommand::Status),
+            ..
+        }) => output::daemon_status(&client, cli.output).await,
+        Command::Daemon(DaemonArgs {
+            command: Some(DaemonCommand::Stop),
+            ..
+        }) => output::daemon_stop(&client, cli.output).await,
         Command::Daemon(_) => Err(Failure::Usage),
     };
     match result {

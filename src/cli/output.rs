@@ -25,7 +25,9 @@ pub fn json<T: Serialize>(value: &T) {
 /// A borderless table with a header row, like `kubectl get`.
 pub fn table(header: &[&str]) -> Table {
     let mut table = Table::new();
-    table.load_preset(presets::NOTHING).set_content_arrangement(ContentArrangement::Disabled);
+    table
+        .load_preset(presets::NOTHING)
+        .set_content_arrangement(ContentArrangement::Disabled);
     table.set_header(header.iter().map(|h| h.to_uppercase()));
     table
 }
@@ -33,7 +35,10 @@ pub fn table(header: &[&str]) -> Table {
 pub fn print_table(table: &Table) {
     // comfy-table pads every line with a leading space; trim it for tidy output.
     for line in table.to_string().lines() {
-        println!("{}", line.trim_end().strip_prefix(' ').unwrap_or(line.trim_end()));
+        println!(
+            "{}",
+            line.trim_end().strip_prefix(' ').unwrap_or(line.trim_end())
+        );
     }
 }
 
@@ -46,7 +51,9 @@ pub fn fields(rows: &[(&str, String)]) {
 }
 
 pub fn or_dash(value: Option<impl ToString>) -> String {
-    value.map(|v| v.to_string()).unwrap_or_else(|| "-".to_string())
+    value
+        .map(|v| v.to_string())
+        .unwrap_or_else(|| "-".to_string())
 }
 
 pub async fn daemon_status(client: &DaemonClient, format: Format) -> Result<(), Failure> {
@@ -60,15 +67,26 @@ pub async fn daemon_status(client: &DaemonClient, format: Format) -> Result<(), 
             (
                 "aws",
                 match (&status.aws_account, &status.aws_error) {
-                    (Some(account), _) => format!("{} (account {account})", status.aws_connectivity),
+                    (Some(account), _) => {
+                        format!("{} (account {account})", status.aws_connectivity)
+                    }
                     (_, Some(error)) => format!("{}: {error}", status.aws_connectivity),
                     _ => status.aws_connectivity.clone(),
                 },
             ),
             ("region", status.region.clone()),
             ("owner", status.owner.clone()),
-            ("workspaces", format!("{} ({} running)", status.total_instances, status.active_instances)),
-            ("last refresh", or_dash(status.last_refresh.map(|t| t.to_rfc3339()))),
+            (
+                "workspaces",
+                format!(
+                    "{} ({} running)",
+                    status.total_instances, status.active_instances
+                ),
+            ),
+            (
+                "last refresh",
+                or_dash(status.last_refresh.map(|t| t.to_rfc3339())),
+            ),
             ("refresh error", or_dash(status.refresh_error.clone())),
         ]),
     }

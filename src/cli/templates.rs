@@ -16,7 +16,11 @@ pub enum TemplatesCommand {
     Info { name: String },
 }
 
-pub async fn run(client: &DaemonClient, format: Format, command: TemplatesCommand) -> Result<(), Failure> {
+pub async fn run(
+    client: &DaemonClient,
+    format: Format,
+    command: TemplatesCommand,
+) -> Result<(), Failure> {
     match command {
         TemplatesCommand::List => {
             let templates = client.templates().await.map_err(|e| report(&e))?;
@@ -53,13 +57,20 @@ pub async fn run(client: &DaemonClient, format: Format, command: TemplatesComman
                     ]);
                 }
                 print_table(&t);
-                for result in summary.validation_results.iter().filter(|r| !r.issues.is_empty()) {
+                for result in summary
+                    .validation_results
+                    .iter()
+                    .filter(|r| !r.issues.is_empty())
+                {
                     println!("\n{}:", result.template);
                     for issue in &result.issues {
                         println!("  - {issue}");
                     }
                 }
-                println!("\n{} of {} valid", summary.validated, summary.total_templates);
+                println!(
+                    "\n{} of {} valid",
+                    summary.validated, summary.total_templates
+                );
             }
             if summary.validated < summary.total_templates {
                 return Err(Failure::Api);
@@ -78,18 +89,58 @@ pub async fn run(client: &DaemonClient, format: Format, command: TemplatesComman
                 ("description", info.description.clone()),
                 ("inherits", info.inherits.join(", ")),
                 ("chain", info.dependency_chain.join("; ")),
-                ("os", format!("{} (login: {})", output::or_dash(info.os.clone()), output::or_dash(info.ssh_user.clone()))),
+                (
+                    "os",
+                    format!(
+                        "{} (login: {})",
+                        output::or_dash(info.os.clone()),
+                        output::or_dash(info.ssh_user.clone())
+                    ),
+                ),
                 ("package manager", info.package_manager.clone()),
                 ("packages", info.resolved_packages.join(", ")),
                 ("users", info.resolved_users.join(", ")),
-                ("ports", info.resolved_ports.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")),
-                ("services", info.services.iter().map(|s| s.name.clone()).collect::<Vec<_>>().join(", ")),
-                ("default size", format!("{} ({} {})", info.default_size, info.family, info.architecture)),
+                (
+                    "ports",
+                    info.resolved_ports
+                        .iter()
+                        .map(u16::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ),
+                (
+                    "services",
+                    info.services
+                        .iter()
+                        .map(|s| s.name.clone())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ),
+                (
+                    "default size",
+                    format!(
+                        "{} ({} {})",
+                        info.default_size, info.family, info.architecture
+                    ),
+                ),
                 ("sizes", sizes.join(" ")),
-                ("root volume", format!("{} GB {}", info.root_volume_gb, info.root_volume_type)),
-                ("hibernation", if info.hibernation { "requested".into() } else { "no".into() }),
+                (
+                    "root volume",
+                    format!("{} GB {}", info.root_volume_gb, info.root_volume_type),
+                ),
+                (
+                    "hibernation",
+                    if info.hibernation {
+                        "requested".into()
+                    } else {
+                        "no".into()
+                    },
+                ),
                 ("status", info.validation_status.clone()),
-                ("troubleshooting", output::or_dash(info.troubleshooting_guide.clone())),
+                (
+                    "troubleshooting",
+                    output::or_dash(info.troubleshooting_guide.clone()),
+                ),
                 ("source", format!("{} ({})", info.source, info.file)),
             ]);
         }

@@ -85,7 +85,19 @@ pub enum WorkspaceCommand {
 }
 
 fn money(value: Option<crate::model::money::Money>) -> String {
-    value.map(|m| m.display_usd(4)).unwrap_or_else(|| "-".into())
+    value
+        .map(|m| m.display_usd(4))
+        .unwrap_or_else(|| "-".into())
+}
+
+/// Spend with cents, or with four decimals while it is still under a dollar so that it
+/// visibly moves.
+fn spend(amount: crate::model::money::Money) -> String {
+    if amount.micros().abs() < 1_000_000 {
+        amount.display_usd(4)
+    } else {
+        amount.display_usd(2)
+    }
 }
 
 fn state_label(workspace: &Workspace) -> String {
@@ -97,10 +109,14 @@ fn state_label(workspace: &Workspace) -> String {
 
 fn print_list(workspaces: &[Workspace]) {
     if workspaces.is_empty() {
-        println!("No workspaces. Launch one with 'prism workspace launch NAME --template TEMPLATE'.");
+        println!(
+            "No workspaces. Launch one with 'prism workspace launch NAME --template TEMPLATE'."
+        );
         return;
     }
-    let mut t = table(&["name", "state", "type", "region", "ip", "$/hour", "spend", "template"]);
+    let mut t = table(&[
+        "name", "state", "type", "region", "ip", "$/hour", "spend", "template",
+    ]);
     for w in workspaces {
         t.add_row(vec![
             w.name.clone(),
@@ -109,7 +125,7 @@ fn print_list(workspaces: &[Workspace]) {
             w.region.clone(),
             or_dash(w.public_ip.clone().or(w.private_ip.clone())),
             money(w.hourly_rate),
-            w.current_spend.display_usd(2),
+            spend(w.current_spend),
             w.template.clone(),
         ]);
     }
@@ -122,14 +138,24 @@ fn print_one(w: &Workspace) {
         ("state", state_label(w)),
         ("instance", or_dash(w.id.clone())),
         ("template", w.template.clone()),
-        ("type", format!("{} ({})", w.instance_type, or_dash(w.size.clone()))),
+        (
+            "type",
+            format!("{} ({})", w.instance_type, or_dash(w.size.clone())),
+        ),
         ("region", w.region.clone()),
         ("public ip", or_dash(w.public_ip.clone())),
         ("private ip", or_dash(w.private_ip.clone())),
         ("hourly rate", money(w.hourly_rate)),
         ("spend so far", w.current_spend.display_usd(4)),
         ("price source", or_dash(w.price_source.clone())),
-        ("hibernation", if w.hibernation_capable { "configured".into() } else { "not configured".into() }),
+        (
+            "hibernation",
+            if w.hibernation_capable {
+                "configured".into()
+            } else {
+                "not configured".into()
+            },
+        ),
         ("spot", w.spot.to_string()),
         ("project", or_dash(w.project.clone())),
         ("budget", or_dash(w.budget.clone())),
@@ -141,7 +167,9 @@ fn print_one(w: &Workspace) {
 
 async fn find(client: &DaemonClient, name: &str) -> Result<Option<Workspace>, Failure> {
     let all = client.workspaces().await.map_err(|e| report(&e))?;
-    Ok(all.into_iter().filter(|w| w.name == name || w.id.as_deref() == Some(name)).last())
+    Ok(all
+        .into_iter()
+        .rfind(|w| w.name == name || w.id.as_deref() == Some(name)))
 }
 
 /// Asks the user to type the workspace's name; refuses when there is no terminal to ask on.
@@ -162,7 +190,11 @@ fn confirm_terminate(name: &str) -> Result<(), Failure> {
     }
 }
 
-pub async fn run(client: &DaemonClient, format: Format, command: WorkspaceCommand) -> Result<(), Failure> {
+pub async fn run(
+    client: &DaemonClient,
+    format: Format,
+    command: WorkspaceCommand,
+) -> Result<(), Failure> {
     use WorkspaceCommand as C;
     match command {
         C::List => {
@@ -176,7 +208,9 @@ pub async fn run(client: &DaemonClient, format: Format, command: WorkspaceComman
             Some(w) if format == Format::Json => json(&w),
             Some(w) => print_one(&w),
             None => {
-                eprintln!("error: Workspace '{name}' not found\n  hint: Use 'prism workspace list' to see available workspaces");
+                eprintln!(
+                    "error: Workspace '{name}' not found\n  hint: Use 'prism workspace list' to see available workspaces"
+                );
                 return Err(Failure::Api);
             }
         },
@@ -194,8 +228,11 @@ pub async fn run(client: &DaemonClient, format: Format, command: WorkspaceComman
             ttl,
             wait,
         } => {
-            let storage = (volume_size.is_some() || volume_type.is_some())
-                .then_some(StorageRequest { ebs_volume_size: volume_size, ebs_volume_type: volume_type });
+            let storage =
+                (volume_size.is_some() || volume_type.is_some()).then_some(StorageRequest {
+                    ebs_volume_size: volume_size,
+                    ebs_volume_type: volume_type,
+                });
             let request = LaunchRequest {
                 name: name.clone(),
                 template,
@@ -250,7 +287,10 @@ pub async fn run(client: &DaemonClient, format: Format, command: WorkspaceComman
             if !yes {
                 confirm_terminate(&name)?;
             }
-            let answer = client.terminate(&name, backup).await.map_err(|e| report(&e))?;
+            let answer = client
+                .terminate(&name, backup)
+                .await
+                .map_err(|e| report(&e))?;
             match format {
                 Format::Json => json(&answer),
                 Format::Table => println!("{}: {}", answer.name, answer.message),
@@ -268,7 +308,8 @@ pub async fn run(client: &DaemonClient, format: Format, command: WorkspaceComman
                         if let Some(token) = &connect.token {
                             println!("  token:    {token}");
                         }
-                        if let (Some(user), Some(password)) = (&connect.username, &connect.password) {
+                        if let (Some(user), Some(password)) = (&connect.username, &connect.password)
+                        {
                             println!("  login:    {user} / {password}");
                         }
                     }
@@ -281,17 +322,26 @@ pub async fn run(client: &DaemonClient, format: Format, command: WorkspaceComman
             let ttl = workspace.and_then(|w| w.ttl);
             match format {
                 Format::Json => json(&serde_json::json!({ "name": name, "ttl": ttl })),
-                Format::Table => println!("{name}: time-to-live now ends {}", or_dash(ttl.map(|t| t.to_rfc3339()))),
+                Format::Table => println!(
+                    "{name}: time-to-live now ends {}",
+                    or_dash(ttl.map(|t| t.to_rfc3339()))
+                ),
             }
         }
         C::HibernationStatus { name } => {
-            let status = client.hibernation_status(&name).await.map_err(|e| report(&e))?;
+            let status = client
+                .hibernation_status(&name)
+                .await
+                .map_err(|e| report(&e))?;
             match format {
                 Format::Json => json(&status),
                 Format::Table => fields(&[
                     ("supported", status.hibernation_supported.to_string()),
                     ("state", status.current_state.to_string()),
-                    ("hibernated since", or_dash(status.hibernation_time.map(|t| t.to_rfc3339()))),
+                    (
+                        "hibernated since",
+                        or_dash(status.hibernation_time.map(|t| t.to_rfc3339())),
+                    ),
                     ("for", or_dash(status.hibernation_duration.clone())),
                     ("saved", status.estimated_savings.display_usd(4)),
                     ("note", or_dash(status.reason.clone())),
@@ -305,12 +355,19 @@ pub async fn run(client: &DaemonClient, format: Format, command: WorkspaceComman
 fn transition(format: Format, answer: &crate::model::api::StateChange, message: &str) {
     match format {
         Format::Json => json(answer),
-        Format::Table => println!("{}: {} → {} ({message})", answer.name, answer.previous_state, answer.new_state),
+        Format::Table => println!(
+            "{}: {} → {} ({message})",
+            answer.name, answer.previous_state, answer.new_state
+        ),
     }
 }
 
 /// Polls until the workspace runs, fails, or ten minutes pass.
-async fn wait_for_running(client: &DaemonClient, name: &str, chatty: bool) -> Result<Workspace, Failure> {
+async fn wait_for_running(
+    client: &DaemonClient,
+    name: &str,
+    chatty: bool,
+) -> Result<Workspace, Failure> {
     let deadline = Instant::now() + Duration::from_secs(600);
     let mut last = String::new();
     while Instant::now() < deadline {
@@ -323,7 +380,10 @@ async fn wait_for_running(client: &DaemonClient, name: &str, chatty: bool) -> Re
             match workspace.state {
                 WorkspaceState::Running => return Ok(workspace),
                 WorkspaceState::Failed => {
-                    eprintln!("error: launch failed: {}", or_dash(workspace.launch_error.clone()));
+                    eprintln!(
+                        "error: launch failed: {}",
+                        or_dash(workspace.launch_error.clone())
+                    );
                     return Err(Failure::Api);
                 }
                 _ => {}

@@ -59,7 +59,9 @@ impl ClientError {
 
     pub fn details(&self) -> Option<&str> {
         match self {
-            ClientError::Api { body, .. } if !body.error.details.is_empty() => Some(&body.error.details),
+            ClientError::Api { body, .. } if !body.error.details.is_empty() => {
+                Some(&body.error.details)
+            }
             _ => None,
         }
     }
@@ -84,7 +86,10 @@ impl DaemonClient {
             .timeout(Duration::from_secs(60))
             .no_proxy()
             .build()
-            .map_err(|e| ClientError::Unreachable { url: url.to_string(), reason: e.to_string() })?;
+            .map_err(|e| ClientError::Unreachable {
+                url: url.to_string(),
+                reason: e.to_string(),
+            })?;
         Ok(DaemonClient { http, base })
     }
 
@@ -139,18 +144,23 @@ impl DaemonClient {
             reason: short_reason(&e),
         })?;
         let status = response.status();
-        let bytes = response.bytes().await.map_err(|e| ClientError::Unreachable {
-            url: self.base.to_string(),
-            reason: short_reason(&e),
-        })?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| ClientError::Unreachable {
+                url: self.base.to_string(),
+                reason: short_reason(&e),
+            })?;
         if status.is_success() {
             if status == StatusCode::NO_CONTENT || bytes.is_empty() {
                 return Ok(None);
             }
-            return serde_json::from_slice(&bytes).map(Some).map_err(|e| ClientError::Protocol {
-                url: url.to_string(),
-                reason: format!("the body does not match the API ({e})"),
-            });
+            return serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| ClientError::Protocol {
+                    url: url.to_string(),
+                    reason: format!("the body does not match the API ({e})"),
+                });
         }
         match serde_json::from_slice::<ErrorBody>(&bytes) {
             Ok(body) => Err(ClientError::Api { status, body }),
@@ -162,10 +172,12 @@ impl DaemonClient {
     }
 
     async fn get<T: DeserializeOwned>(&self, segments: &[&str]) -> Result<T, ClientError> {
-        self.call::<(), T>(Method::GET, segments, None).await?.ok_or_else(|| ClientError::Protocol {
-            url: self.endpoint(segments).to_string(),
-            reason: "empty answer".into(),
-        })
+        self.call::<(), T>(Method::GET, segments, None)
+            .await?
+            .ok_or_else(|| ClientError::Protocol {
+                url: self.endpoint(segments).to_string(),
+                reason: "empty answer".into(),
+            })
     }
 
     async fn post<B: Serialize, T: DeserializeOwned>(
@@ -173,10 +185,12 @@ impl DaemonClient {
         segments: &[&str],
         body: Option<&B>,
     ) -> Result<T, ClientError> {
-        self.call::<B, T>(Method::POST, segments, body).await?.ok_or_else(|| ClientError::Protocol {
-            url: self.endpoint(segments).to_string(),
-            reason: "empty answer".into(),
-        })
+        self.call::<B, T>(Method::POST, segments, body)
+            .await?
+            .ok_or_else(|| ClientError::Protocol {
+                url: self.endpoint(segments).to_string(),
+                reason: "empty answer".into(),
+            })
     }
 
     pub async fn templates(&self) -> Result<Vec<TemplateSummary>, ClientError> {
@@ -204,20 +218,31 @@ impl DaemonClient {
     }
 
     pub async fn start(&self, name: &str) -> Result<StateChange, ClientError> {
-        self.post::<(), _>(&["instances", name, "start"], None).await
+        self.post::<(), _>(&["instances", name, "start"], None)
+            .await
     }
 
     pub async fn resume(&self, name: &str) -> Result<StateChange, ClientError> {
-        self.post::<(), _>(&["instances", name, "resume"], None).await
+        self.post::<(), _>(&["instances", name, "resume"], None)
+            .await
     }
 
     pub async fn hibernate(&self, name: &str) -> Result<HibernateResponse, ClientError> {
-        self.post::<(), _>(&["instances", name, "hibernate"], None).await
+        self.post::<(), _>(&["instances", name, "hibernate"], None)
+            .await
     }
 
-    pub async fn terminate(&self, name: &str, backup_ebs: bool) -> Result<TerminateResponse, ClientError> {
-        let body = TerminateRequest { confirm: Some("DELETE".into()), backup_ebs: Some(backup_ebs) };
-        self.post(&["instances", name, "terminate"], Some(&body)).await
+    pub async fn terminate(
+        &self,
+        name: &str,
+        backup_ebs: bool,
+    ) -> Result<TerminateResponse, ClientError> {
+        let body = TerminateRequest {
+            confirm: Some("DELETE".into()),
+            backup_ebs: Some(backup_ebs),
+        };
+        self.post(&["instances", name, "terminate"], Some(&body))
+            .await
     }
 
     pub async fn connect_info(&self, name: &str) -> Result<ConnectInfo, ClientError> {
@@ -279,6 +304,9 @@ mod tests {
             "http://127.0.0.1:8947/api/v1/templates/Rocky%20Linux%209%20+%20Conda%20Stack/info"
         );
         let url = client.endpoint(&["instances", "../daemon/shutdown"]);
-        assert_eq!(url.as_str(), "http://127.0.0.1:8947/api/v1/instances/..%2Fdaemon%2Fshutdown");
+        assert_eq!(
+            url.as_str(),
+            "http://127.0.0.1:8947/api/v1/instances/..%2Fdaemon%2Fshutdown"
+        );
     }
 }

@@ -18,7 +18,10 @@ use crate::model::template::{Catalog, Origin, SourceFile};
 static BUNDLED: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
 
 fn is_template_file(path: &Path) -> bool {
-    matches!(path.extension().and_then(|e| e.to_str()), Some("yml" | "yaml"))
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yml" | "yaml")
+    )
 }
 
 /// Bundled template files, sorted by path.
@@ -42,16 +45,21 @@ fn user_files(dir: &Path) -> Vec<SourceFile> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
-    let mut paths: Vec<PathBuf> =
-        entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| is_template_file(p)).collect();
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| is_template_file(p))
+        .collect();
     paths.sort();
     paths
         .into_iter()
         .map(|path| {
-            let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-                format!("# unreadable: {e}\n:::")
-            });
-            SourceFile { origin: Origin::User, path: path.display().to_string(), text }
+            let text = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| format!("# unreadable: {e}\n:::"));
+            SourceFile {
+                origin: Origin::User,
+                path: path.display().to_string(),
+                text,
+            }
         })
         .collect()
 }
@@ -66,14 +74,20 @@ pub struct TemplateRegistry {
 impl TemplateRegistry {
     /// Loads bundled templates and those in `user_dir`.
     pub fn load(user_dir: Option<PathBuf>) -> TemplateRegistry {
-        let registry = TemplateRegistry { current: Arc::default(), user_dir };
+        let registry = TemplateRegistry {
+            current: Arc::default(),
+            user_dir,
+        };
         registry.reload();
         registry
     }
 
     /// The catalog as it is now.
     pub fn current(&self) -> Arc<Catalog> {
-        self.current.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+        self.current
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 
     /// Rebuilds the catalog from disk.
@@ -89,14 +103,22 @@ impl TemplateRegistry {
         for report in catalog.reports().iter().filter(|r| !r.issues.is_empty()) {
             tracing::warn!(template = %report.template, issues = ?report.issues, "template invalid");
         }
-        tracing::info!(templates = catalog.templates().len(), "template catalog loaded");
-        *self.current.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(catalog);
+        tracing::info!(
+            templates = catalog.templates().len(),
+            "template catalog loaded"
+        );
+        *self
+            .current
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(catalog);
     }
 
     /// Watches the user directory and reloads, debounced, when anything in it changes. The
     /// directory is created if missing so that files added later are seen. Dropping the
     /// returned watcher stops watching.
-    pub fn watch(&self) -> Result<Option<Debouncer<notify::RecommendedWatcher, RecommendedCache>>, String> {
+    pub fn watch(
+        &self,
+    ) -> Result<Option<Debouncer<notify::RecommendedWatcher, RecommendedCache>>, String> {
         let Some(dir) = self.user_dir.clone() else {
             return Ok(None);
         };

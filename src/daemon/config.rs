@@ -101,7 +101,13 @@ impl Config {
                 .unwrap_or_else(|_| "researcher".to_string())
         });
         raw.chars()
-            .map(|c| if c.is_ascii_alphanumeric() || "-_.@".contains(c) { c } else { '-' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "-_.@".contains(c) {
+                    c
+                } else {
+                    '-'
+                }
+            })
             .collect()
     }
 
@@ -135,11 +141,16 @@ impl Config {
                 self.aws_max_attempts
             ));
         }
-        for (key, cidr) in [("ssh_cidr", Some(&self.ssh_cidr)), ("service_cidr", self.service_cidr.as_ref())] {
+        for (key, cidr) in [
+            ("ssh_cidr", Some(&self.ssh_cidr)),
+            ("service_cidr", self.service_cidr.as_ref()),
+        ] {
             if let Some(cidr) = cidr
                 && !looks_like_cidr(cidr)
             {
-                return Err(format!("{key} = {cidr:?} is not a CIDR block; write e.g. \"10.0.0.0/8\""));
+                return Err(format!(
+                    "{key} = {cidr:?} is not a CIDR block; write e.g. \"10.0.0.0/8\""
+                ));
             }
         }
         if !self.listen.ip().is_loopback() {
@@ -198,11 +209,20 @@ mod tests {
 
     #[test]
     fn range_checks_say_what_to_write() {
-        let config = Config { poll_interval_secs: 1, ..Config::default() };
+        let config = Config {
+            poll_interval_secs: 1,
+            ..Config::default()
+        };
         assert!(config.check().expect_err("too fast").contains("5 to 3600"));
-        let config = Config { ssh_cidr: "everyone".into(), ..Config::default() };
+        let config = Config {
+            ssh_cidr: "everyone".into(),
+            ..Config::default()
+        };
         assert!(config.check().expect_err("bad cidr").contains("CIDR"));
-        let config = Config { listen: "0.0.0.0:8947".parse().expect("addr"), ..Config::default() };
+        let config = Config {
+            listen: "0.0.0.0:8947".parse().expect("addr"),
+            ..Config::default()
+        };
         assert!(config.check().expect_err("public").contains("loopback"));
     }
 }

@@ -75,22 +75,28 @@ impl ApiError {
     /// happened and where to look.
     pub fn internal(context: &str, cause: &dyn std::fmt::Display) -> ApiError {
         tracing::error!(%cause, "{context}");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", format!("{context} failed"))
-            .remediation("This is a fault in the Prism daemon; its log file has the cause")
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL_ERROR",
+            format!("{context} failed"),
+        )
+        .remediation("This is a fault in the Prism daemon; its log file has the cause")
     }
 
     /// Translates an AWS failure.
     pub fn from_aws(error: &AwsError) -> ApiError {
         let text = error.to_string();
         match error.kind {
-            AwsErrorKind::PermissionDenied => {
-                ApiError::new(StatusCode::FORBIDDEN, "AWS_PERMISSION_DENIED", "AWS refused the request")
-                    .details(text)
-                    .remediation(
-                        "Check the AWS credentials the daemon uses (AWS_PROFILE, ~/.aws) and that \
+            AwsErrorKind::PermissionDenied => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "AWS_PERMISSION_DENIED",
+                "AWS refused the request",
+            )
+            .details(text)
+            .remediation(
+                "Check the AWS credentials the daemon uses (AWS_PROFILE, ~/.aws) and that \
                          their policy allows the actions listed in the README's AWS setup",
-                    )
-            }
+            ),
             AwsErrorKind::Throttled => {
                 let mut e = ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -119,22 +125,32 @@ impl ApiError {
                 "AWS has no capacity or the account limit is reached",
             )
             .details(text)
-            .remediation("Try another size, instance type or region, or ask AWS for a higher limit"),
-            AwsErrorKind::NotFound => {
-                ApiError::new(StatusCode::NOT_FOUND, "AWS_RESOURCE_NOT_FOUND", "AWS does not know a resource")
-                    .details(text)
-                    .remediation("Run 'prism workspace list' to refresh; the resource may be gone")
-            }
-            AwsErrorKind::InvalidRequest => {
-                ApiError::new(StatusCode::BAD_REQUEST, "AWS_REQUEST_INVALID", "AWS refused the request as invalid")
-                    .details(text)
-                    .remediation("Check the values sent (instance type, region, template image)")
-            }
+            .remediation(
+                "Try another size, instance type or region, or ask AWS for a higher limit",
+            ),
+            AwsErrorKind::NotFound => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "AWS_RESOURCE_NOT_FOUND",
+                "AWS does not know a resource",
+            )
+            .details(text)
+            .remediation("Run 'prism workspace list' to refresh; the resource may be gone"),
+            AwsErrorKind::InvalidRequest => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "AWS_REQUEST_INVALID",
+                "AWS refused the request as invalid",
+            )
+            .details(text)
+            .remediation("Check the values sent (instance type, region, template image)"),
             AwsErrorKind::Other => {
                 tracing::error!(error = %text, "AWS call failed");
-                ApiError::new(StatusCode::BAD_GATEWAY, "AWS_ERROR", "AWS answered with an error")
-                    .details(text)
-                    .remediation("Try again; if it persists, the daemon's log has the details")
+                ApiError::new(
+                    StatusCode::BAD_GATEWAY,
+                    "AWS_ERROR",
+                    "AWS answered with an error",
+                )
+                .details(text)
+                .remediation("Try again; if it persists, the daemon's log has the details")
             }
         }
     }
@@ -173,7 +189,9 @@ impl IntoResponse for ApiError {
         };
         let mut response = (self.status, Json(body)).into_response();
         if let Some(seconds) = self.retry_after {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

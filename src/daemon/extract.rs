@@ -41,15 +41,17 @@ fn check_content_type(req: &Request) -> Result<(), ApiError> {
 
 async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
     check_content_type(&req)?;
-    Bytes::from_request(req, state).await.map_err(|rejection| match rejection {
-        BytesRejection::FailedToBufferBody(_) => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "PAYLOAD_TOO_LARGE",
-            "the request body is too large or could not be read",
-        )
-        .remediation("Request bodies are small JSON objects; send at most 64 KiB"),
-        other => ApiError::bad_request(other.body_text()),
-    })
+    Bytes::from_request(req, state)
+        .await
+        .map_err(|rejection| match rejection {
+            BytesRejection::FailedToBufferBody(_) => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                "the request body is too large or could not be read",
+            )
+            .remediation("Request bodies are small JSON objects; send at most 64 KiB"),
+            other => ApiError::bad_request(other.body_text()),
+        })
 }
 
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
@@ -103,6 +105,8 @@ impl<S: Send + Sync> FromRequestParts<S> for PathParam {
         axum::extract::Path::<String>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Path(value)| PathParam(value))
-            .map_err(|rejection| ApiError::bad_request(format!("bad path: {}", rejection.body_text())))
+            .map_err(|rejection| {
+                ApiError::bad_request(format!("bad path: {}", rejection.body_text()))
+            })
     }
 }

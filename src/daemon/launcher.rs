@@ -17,7 +17,9 @@ use sha2::{Digest, Sha256};
 
 use super::state::AppState;
 use super::store::WorkspaceRow;
-use crate::aws::{AwsError, AwsErrorKind, KeyPairOutcome, LaunchSpec, SecurityGroupRule, pick_arch};
+use crate::aws::{
+    AwsError, AwsErrorKind, KeyPairOutcome, LaunchSpec, SecurityGroupRule, pick_arch,
+};
 use crate::model::template::Template;
 use crate::model::userdata::{self, WorkspaceSetup};
 use crate::model::workspace::{Action, WorkspaceState, derive_state};
@@ -27,7 +29,11 @@ const RUN_ATTEMPTS: u32 = 3;
 
 /// A fresh per-workspace service secret: 24 random letters and digits.
 pub fn new_secret() -> String {
-    rand::rng().sample_iter(&Alphanumeric).take(24).map(char::from).collect()
+    rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(24)
+        .map(char::from)
+        .collect()
 }
 
 /// Runs the launch of workspace `id` to the point where EC2 holds its instance, or records
@@ -56,7 +62,11 @@ fn describe(error: &AwsError) -> String {
 }
 
 async fn progress(state: &AppState, id: i64, percent: u8) -> Result<(), String> {
-    state.store.set_progress(id, percent).await.map_err(|e| e.to_string())
+    state
+        .store
+        .set_progress(id, percent)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 async fn launch(state: &AppState, id: i64) -> Result<(), String> {
@@ -67,16 +77,22 @@ async fn launch(state: &AppState, id: i64) -> Result<(), String> {
         return Ok(());
     }
     let catalog = state.templates.current();
-    let template = catalog
-        .find(&row.template)
-        .cloned()
-        .ok_or_else(|| format!("template '{}' is no longer available or no longer valid", row.template))?;
+    let template = catalog.find(&row.template).cloned().ok_or_else(|| {
+        format!(
+            "template '{}' is no longer available or no longer valid",
+            row.template
+        )
+    })?;
     let region = row.region.clone();
     let cloud = &state.cloud;
 
     progress(state, id, 15).await?;
-    let info = cloud.type_info(&region, &row.instance_type).await.map_err(|e| describe(&e))?;
-    let arch = pick_arch(&info).ok_or_else(|| format!("{} has no supported architecture", row.instance_type))?;
+    let info = cloud
+        .type_info(&region, &row.instance_type)
+        .await
+        .map_err(|e| describe(&e))?;
+    let arch = pick_arch(&info)
+        .ok_or_else(|| format!("{} has no supported architecture", row.instance_type))?;
     if state.shutdown.is_cancelled() {
         return Ok(());
     }
@@ -89,7 +105,10 @@ async fn launch(state: &AppState, id: i64) -> Result<(), String> {
         .map_err(|e| describe(&e))?;
 
     progress(state, id, 40).await?;
-    let network = cloud.plan_network(&region, &row.instance_type).await.map_err(|e| describe(&e))?;
+    let network = cloud
+        .plan_network(&region, &row.instance_type)
+        .await
+        .map_err(|e| describe(&e))?;
 
     progress(state, id, 50).await?;
     let group_name = format!("prism-{}", template.slug);
@@ -116,14 +135,18 @@ async fn launch(state: &AppState, id: i64) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
 
     progress(state, id, 70).await?;
-    let setup = WorkspaceSetup { workspace: &row.name, service_secret: &row.service_secret };
+    let setup = WorkspaceSetup {
+        workspace: &row.name,
+        service_secret: &row.service_secret,
+    };
     let user_data = userdata::render(&template, &setup).map_err(|e| e.to_string())?;
 
     // Hibernation saves RAM to the root volume, which must hold it on top of the system.
     let hibernation = row.hibernation_requested && info.hibernation_supported;
     let memory_gb = (info.memory_mib + 1023) / 1024;
     let root_volume_gb = if hibernation {
-        row.root_volume_gb.max(i64::from(template.root_volume_gb()) + memory_gb)
+        row.root_volume_gb
+            .max(i64::from(template.root_volume_gb()) + memory_gb)
     } else {
         row.root_volume_gb
     };
@@ -188,13 +211,22 @@ async fn launch(state: &AppState, id: i64) -> Result<(), String> {
             }
         }
     };
-    let new_state = derive_state(instance.state, Action::Launch, instance.hibernation_configured, false);
+    let new_state = derive_state(
+        instance.state,
+        Action::Launch,
+        instance.hibernation_configured,
+        false,
+    );
     state
         .store
         .apply_observation(id, &instance, new_state, Utc::now())
         .await
         .map_err(|e| e.to_string())?;
-    state.store.set_progress(id, 90).await.map_err(|e| e.to_string())?;
+    state
+        .store
+        .set_progress(id, 90)
+        .await
+        .map_err(|e| e.to_string())?;
     tracing::info!(
         workspace = %row.name, instance = %instance.instance_id, region = %region,
         instance_type = %row.instance_type, hibernation, "launched"
@@ -207,20 +239,33 @@ async fn launch(state: &AppState, id: i64) -> Result<(), String> {
 
 /// Failures after which the instance may or may not exist.
 fn unclear(error: &AwsError) -> bool {
-    matches!(error.kind, AwsErrorKind::Unreachable | AwsErrorKind::Other | AwsErrorKind::Throttled)
+    matches!(
+        error.kind,
+        AwsErrorKind::Unreachable | AwsErrorKind::Other | AwsErrorKind::Throttled
+    )
 }
 
 fn ingress_rules(state: &AppState, template: &Template) -> Vec<SecurityGroupRule> {
-    let mut rules = vec![SecurityGroupRule { port: 22, cidr: state.config.ssh_cidr.clone() }];
+    let mut rules = vec![SecurityGroupRule {
+        port: 22,
+        cidr: state.config.ssh_cidr.clone(),
+    }];
     if let Some(cidr) = &state.config.service_cidr {
         for port in template.ports.iter().filter(|p| **p != 22) {
-            rules.push(SecurityGroupRule { port: *port, cidr: cidr.clone() });
+            rules.push(SecurityGroupRule {
+                port: *port,
+                cidr: cidr.clone(),
+            });
         }
     }
     rules
 }
 
-fn launch_tags(state: &AppState, row: &WorkspaceRow, template: &Template) -> BTreeMap<String, String> {
+fn launch_tags(
+    state: &AppState,
+    row: &WorkspaceRow,
+    template: &Template,
+) -> BTreeMap<String, String> {
     let mut tags = BTreeMap::from([
         ("Name".to_string(), row.name.clone()),
         ("prism:managed".to_string(), "true".to_string()),
@@ -228,7 +273,10 @@ fn launch_tags(state: &AppState, row: &WorkspaceRow, template: &Template) -> BTr
         ("prism:template".to_string(), template.name.clone()),
         ("prism:owner".to_string(), state.owner.clone()),
         ("prism:launch-token".to_string(), row.launch_token.clone()),
-        ("prism:root-volume-gb".to_string(), row.root_volume_gb.to_string()),
+        (
+            "prism:root-volume-gb".to_string(),
+            row.root_volume_gb.to_string(),
+        ),
     ]);
     if let Some(size) = &row.size {
         tags.insert("prism:size".into(), size.clone());
@@ -242,7 +290,10 @@ fn launch_tags(state: &AppState, row: &WorkspaceRow, template: &Template) -> BTr
         tags.insert("Budget".into(), budget.clone());
     }
     if let Some(ttl) = row.ttl {
-        tags.insert("prism:ttl".into(), ttl.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        tags.insert(
+            "prism:ttl".into(),
+            ttl.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        );
     }
     tags
 }
@@ -274,7 +325,11 @@ async fn ensure_key(state: &AppState, region: &str) -> Result<(String, Option<Pa
             let name = format!("prism-{}", state.owner);
             let dir = state.dirs.config.join("keys");
             let path = dir.join(format!("{name}.{region}.pem"));
-            match cloud.ensure_key_pair(region, &name, None).await.map_err(|e| describe(&e))? {
+            match cloud
+                .ensure_key_pair(region, &name, None)
+                .await
+                .map_err(|e| describe(&e))?
+            {
                 KeyPairOutcome::Created { private_key } => {
                     write_private_key(&dir, &path, &private_key)?;
                     tracing::info!(key = %path.display(), "created an EC2 key pair and saved its private key");
@@ -296,6 +351,9 @@ fn write_private_key(dir: &Path, path: &Path, key: &str) -> Result<(), String> {
         use std::os::unix::fs::OpenOptionsExt as _;
         options.mode(0o600);
     }
-    let mut file = options.open(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    file.write_all(key.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    let mut file = options
+        .open(path)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    file.write_all(key.as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }

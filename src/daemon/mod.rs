@@ -30,13 +30,18 @@ use state::AppState;
 
 /// Sets up logging to stderr and to a daily rolling file in `log_dir`. The returned guard must
 /// live as long as the process logs.
-pub fn init_logging(filter: &str, log_dir: &Path, file_prefix: &str, to_stderr: bool)
--> anyhow::Result<tracing_appender::non_blocking::WorkerGuard> {
+pub fn init_logging(
+    filter: &str,
+    log_dir: &Path,
+    file_prefix: &str,
+    to_stderr: bool,
+) -> anyhow::Result<tracing_appender::non_blocking::WorkerGuard> {
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
     use tracing_subscriber::{EnvFilter, fmt};
 
-    std::fs::create_dir_all(log_dir).with_context(|| format!("cannot create {}", log_dir.display()))?;
+    std::fs::create_dir_all(log_dir)
+        .with_context(|| format!("cannot create {}", log_dir.display()))?;
     let appender = tracing_appender::rolling::Builder::new()
         .rotation(tracing_appender::rolling::Rotation::DAILY)
         .filename_prefix(file_prefix)
@@ -48,11 +53,17 @@ pub fn init_logging(filter: &str, log_dir: &Path, file_prefix: &str, to_stderr: 
     // The SDK is chatty at info; its warnings still come through.
     let quiet = "aws_config=warn,aws_smithy_runtime=warn,aws_smithy_runtime_api=warn,\
                  aws_sdk_ec2=warn,aws_sdk_ssm=warn,aws_sdk_sts=warn,hyper=warn,sqlx=warn";
-    let filter = EnvFilter::try_new(format!("{quiet},{filter}"))
-        .with_context(|| format!("log filter {filter:?} is not valid; write e.g. \"info\" or \"prism=debug\""))?;
+    let filter = EnvFilter::try_new(format!("{quiet},{filter}")).with_context(|| {
+        format!("log filter {filter:?} is not valid; write e.g. \"info\" or \"prism=debug\"")
+    })?;
     let file_layer = fmt::layer().with_ansi(false).with_writer(file_writer);
     let stderr_layer = to_stderr.then(|| fmt::layer().with_writer(std::io::stderr));
-    tracing_subscriber::registry().with(filter).with(file_layer).with(stderr_layer).try_init().ok();
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(file_layer)
+        .with(stderr_layer)
+        .try_init()
+        .ok();
     Ok(guard)
 }
 
@@ -86,7 +97,9 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
             anyhow::anyhow!("cannot listen on {}: {e}", config.listen)
         }
     })?;
-    let address = listener.local_addr().context("cannot read the bound address")?;
+    let address = listener
+        .local_addr()
+        .context("cannot read the bound address")?;
 
     let store = store::Store::open(&dirs.data.join("prism.db"))
         .await
@@ -98,7 +111,10 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
     })
     .await
     .map_err(|e| anyhow::anyhow!("{}", e.message))?;
-    let templates_dir = config.templates_dir.clone().unwrap_or_else(|| dirs.config.join("templates"));
+    let templates_dir = config
+        .templates_dir
+        .clone()
+        .unwrap_or_else(|| dirs.config.join("templates"));
     let registry = catalog::TemplateRegistry::load(Some(templates_dir));
     let _watcher = match registry.watch() {
         Ok(watcher) => watcher,
@@ -109,7 +125,14 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
     };
 
     let shutdown = CancellationToken::new();
-    let state = AppState::new(config, dirs.clone(), store, cloud, registry, shutdown.clone());
+    let state = AppState::new(
+        config,
+        dirs.clone(),
+        store,
+        cloud,
+        registry,
+        shutdown.clone(),
+    );
     tracing::info!(owner = %state.owner, region = %state.cloud.default_region(), "reconciling with EC2");
     match state.aws_health.check(&state.cloud).await {
         Ok(account) => tracing::info!(%account, "AWS reachable"),
@@ -117,7 +140,11 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
     }
     refresh::reconcile(&state).await;
 
-    let runtime = RuntimeInfo { pid: std::process::id(), address, started_at: state.started_at };
+    let runtime = RuntimeInfo {
+        pid: std::process::id(),
+        address,
+        started_at: state.started_at,
+    };
     write_runtime_file(&runtime_file(&dirs.data), &runtime)?;
     tokio::spawn(refresh::run_loop(state.clone()));
     spawn_signal_handlers(shutdown.clone());
@@ -133,7 +160,10 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
     tracing::info!("waiting for background work to finish");
     state.tasks.close();
     let wait = Duration::from_secs(u64::from(api::SHUTDOWN_TIMEOUT_SECS));
-    if tokio::time::timeout(wait, state.tasks.wait()).await.is_err() {
+    if tokio::time::timeout(wait, state.tasks.wait())
+        .await
+        .is_err()
+    {
         tracing::warn!("background work did not finish in time; it resumes on the next start");
     }
     let _ = std::fs::remove_file(runtime_file(&dirs.data));
@@ -159,15 +189,16 @@ fn spawn_signal_handlers(shutdown: CancellationToken) {
         let ctrl_c = tokio::signal::ctrl_c();
         #[cfg(unix)]
         {
-            let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(error) => {
-                    tracing::warn!(%error, "cannot listen for SIGTERM");
-                    let _ = ctrl_c.await;
-                    shutdown.cancel();
-                    return;
-                }
-            };
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(signal) => signal,
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot listen for SIGTERM");
+                        let _ = ctrl_c.await;
+                        shutdown.cancel();
+                        return;
+                    }
+                };
             tokio::select! {
                 _ = ctrl_c => tracing::info!("interrupted; shutting down"),
                 _ = term.recv() => tracing::info!("SIGTERM; shutting down"),

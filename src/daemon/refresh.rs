@@ -61,7 +61,11 @@ pub async fn refresh_all(state: &AppState) {
             errors.push(format!("{region}: {error}"));
         }
     }
-    let result = if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) };
+    let result = if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join("; "))
+    };
     state.refresh.record(result, started);
 }
 
@@ -77,17 +81,26 @@ pub async fn refresh_region(state: &AppState, region: &str) -> Result<(), String
     let mut seen = Vec::new();
     for instance in &observed {
         seen.push(instance.instance_id.clone());
-        let by_id = store.by_instance_id(&instance.instance_id).await.map_err(|e| e.to_string())?;
+        let by_id = store
+            .by_instance_id(&instance.instance_id)
+            .await
+            .map_err(|e| e.to_string())?;
         let row = match by_id {
             Some(row) => Some(row),
             None => match instance.tags.get("prism:launch-token") {
-                Some(token) => store.by_launch_token(token).await.map_err(|e| e.to_string())?,
+                Some(token) => store
+                    .by_launch_token(token)
+                    .await
+                    .map_err(|e| e.to_string())?,
                 None => None,
             },
         };
         match row {
             Some(row)
-                if row.instance_id.as_deref().is_some_and(|id| id != instance.instance_id) =>
+                if row
+                    .instance_id
+                    .as_deref()
+                    .is_some_and(|id| id != instance.instance_id) =>
             {
                 settle_duplicate(state, region, &row.name, instance).await;
             }
@@ -109,8 +122,12 @@ pub async fn refresh_region(state: &AppState, region: &str) -> Result<(), String
             None if instance.state != Ec2State::Terminated
                 && instance.state != Ec2State::ShuttingDown =>
             {
-                let new_state =
-                    derive_state(instance.state, Action::Start, instance.hibernation_configured, instance.stopped_by_hibernation);
+                let new_state = derive_state(
+                    instance.state,
+                    Action::Start,
+                    instance.hibernation_configured,
+                    instance.stopped_by_hibernation,
+                );
                 let secret = launcher::new_secret();
                 match store.adopt(instance, new_state, &secret, observed_at).await {
                     Ok(Some(row)) => tracing::info!(
@@ -131,11 +148,16 @@ pub async fn refresh_region(state: &AppState, region: &str) -> Result<(), String
     // Workspaces whose instance EC2 no longer lists at all.
     let live = store.live().await.map_err(|e| e.to_string())?;
     for row in live.iter().filter(|r| r.region == region) {
-        let Some(instance_id) = &row.instance_id else { continue };
+        let Some(instance_id) = &row.instance_id else {
+            continue;
+        };
         let recent = row.run_requested_at.unwrap_or(row.created_at) > observed_at - VANISH_GRACE;
         if !seen.contains(instance_id) && !recent {
             tracing::warn!(workspace = %row.name, %instance_id, "instance no longer in EC2; marking terminated");
-            store.mark_vanished(row.id, observed_at).await.map_err(|e| e.to_string())?;
+            store
+                .mark_vanished(row.id, observed_at)
+                .await
+                .map_err(|e| e.to_string())?;
         }
     }
     Ok(())
@@ -167,12 +189,28 @@ pub async fn reconcile(state: &AppState) {
             return;
         }
     };
-    for row in live.iter().filter(|r| r.instance_id.is_none() && r.state() == WorkspaceState::Launching) {
+    for row in live
+        .iter()
+        .filter(|r| r.instance_id.is_none() && r.state() == WorkspaceState::Launching)
+    {
         if row.run_requested_at.is_some() {
-            match state.cloud.find_launch(&row.region, &row.launch_token).await {
+            match state
+                .cloud
+                .find_launch(&row.region, &row.launch_token)
+                .await
+            {
                 Ok(Some(instance)) => {
-                    let new_state = derive_state(instance.state, Action::Launch, instance.hibernation_configured, false);
-                    if let Err(error) = state.store.apply_observation(row.id, &instance, new_state, Utc::now()).await {
+                    let new_state = derive_state(
+                        instance.state,
+                        Action::Launch,
+                        instance.hibernation_configured,
+                        false,
+                    );
+                    if let Err(error) = state
+                        .store
+                        .apply_observation(row.id, &instance, new_state, Utc::now())
+                        .await
+                    {
                         tracing::error!(%error, workspace = %row.name, "cannot record recovered launch");
                     } else {
                         tracing::info!(workspace = %row.name, instance = %instance.instance_id, "recovered an interrupted launch");
@@ -188,7 +226,9 @@ pub async fn reconcile(state: &AppState) {
         tracing::info!(workspace = %row.name, "resuming an interrupted launch");
         let task_state = state.clone();
         let id = row.id;
-        state.tasks.spawn(async move { launcher::run(task_state, id).await });
+        state
+            .tasks
+            .spawn(async move { launcher::run(task_state, id).await });
     }
 
     refresh_all(state).await;
@@ -198,7 +238,8 @@ pub async fn reconcile(state: &AppState) {
         Err(_) => return,
     };
     for row in live {
-        let (Some(action), Some(instance_id)) = (row.pending_action(), row.instance_id.clone()) else {
+        let (Some(action), Some(instance_id)) = (row.pending_action(), row.instance_id.clone())
+        else {
             continue;
         };
         tracing::info!(workspace = %row.name, action = action.as_str(), "re-sending an unconfirmed action");

@@ -14,6 +14,9 @@ use super::config::{Config, Dirs};
 use super::store::Store;
 use crate::aws::{AwsError, Cloud};
 
+/// A value and when it was fetched, behind an async lock.
+type TimedCell<T> = Arc<tokio::sync::Mutex<Option<(Instant, T)>>>;
+
 /// Handles shared across the daemon; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct AppState {
@@ -31,7 +34,7 @@ pub struct AppState {
     pub refresh: RefreshHandle,
     pub locks: WorkspaceLocks,
     pub aws_health: AwsHealth,
-    regions: Arc<tokio::sync::Mutex<Option<(Instant, Vec<String>)>>>,
+    regions: TimedCell<Vec<String>>,
 }
 
 impl AppState {
@@ -86,7 +89,10 @@ pub struct WorkspaceLocks {
 impl WorkspaceLocks {
     pub async fn lock(&self, id: i64) -> tokio::sync::OwnedMutexGuard<()> {
         let lock = {
-            let mut locks = self.locks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut locks = self
+                .locks
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             locks.entry(id).or_default().clone()
         };
         lock.lock_owned().await
@@ -114,11 +120,17 @@ impl RefreshHandle {
     }
 
     pub fn status(&self) -> RefreshStatus {
-        self.status.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+        self.status
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 
     pub fn record(&self, result: Result<(), String>, at: DateTime<Utc>) {
-        let mut status = self.status.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut status = self
+            .status
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         match result {
             Ok(()) => {
                 status.last_success = Some(at);
@@ -132,7 +144,7 @@ impl RefreshHandle {
 /// The last AWS connectivity check, so that status requests do not each call AWS.
 #[derive(Clone, Debug, Default)]
 pub struct AwsHealth {
-    inner: Arc<tokio::sync::Mutex<Option<(Instant, Result<String, String>)>>>,
+    inner: TimedCell<Result<String, String>>,
 }
 
 impl AwsHealth {

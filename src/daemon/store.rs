@@ -130,9 +130,19 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
         Ok(Store { pool })
+    }
+
+    /// Starts a write transaction. `BEGIN IMMEDIATE` takes the write lock up front: a deferred
+    /// transaction that reads first and writes later fails with SQLITE_BUSY_SNAPSHOT (517)
+    /// when another connection wrote in between, and no busy timeout can save it.
+    async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
     }
 
     /// Records a launch request: the workspace row and its first transition, atomically.
@@ -142,12 +152,14 @@ impl Store {
         new: &NewWorkspace,
         now: DateTime<Utc>,
     ) -> Result<WorkspaceRow, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let inserted = sqlx::query_as::<_, WorkspaceRow>("INSERT INTO workspaces (name, region, template, size, instance_type, spot, project, \
+        let mut tx = self.write().await?;
+        let inserted = sqlx::query_as::<_, WorkspaceRow>(
+            "INSERT INTO workspaces (name, region, template, size, instance_type, spot, project, \
              budget, root_volume_gb, root_volume_type, hibernation_requested, launch_token, state, \
              state_since, last_action, launch_progress, ttl, service_secret, created_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'launching', ?, 'launch', 5, ?, ?, ?) \
-             RETURNING *")
+             RETURNING *",
+        )
         .bind(&new.name)
         .bind(&new.region)
         .bind(&new.template)
@@ -173,7 +185,14 @@ impl Store {
             }
             Err(e) => return Err(e.into()),
         };
-        insert_transition(&mut tx, row.id, now, WorkspaceState::Launching, "launch request").await?;
+        insert_transition(
+            &mut tx,
+            row.id,
+            now,
+            WorkspaceState::Launching,
+            "launch request",
+        )
+        .await?;
         tx.commit().await?;
         Ok(row)
     }
@@ -187,38 +206,53 @@ impl Store {
 
     /// A workspace by name (live ones only) or by instance id (any).
     pub async fn find(&self, key: &str) -> Result<Option<WorkspaceRow>, StoreError> {
-        let by_name: Option<WorkspaceRow> = sqlx::query_as("SELECT * FROM workspaces WHERE name = ? AND ended_at IS NULL")
-        .bind(key)
-        .fetch_optional(&self.pool)
-        .await?;
+        let by_name: Option<WorkspaceRow> =
+            sqlx::query_as("SELECT * FROM workspaces WHERE name = ? AND ended_at IS NULL")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?;
         if by_name.is_some() {
             return Ok(by_name);
         }
-        Ok(sqlx::query_as("SELECT * FROM workspaces WHERE instance_id = ?")
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_as("SELECT * FROM workspaces WHERE instance_id = ?")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     /// The workspace (live or ended) whose instance is `instance_id`.
-    pub async fn by_instance_id(&self, instance_id: &str) -> Result<Option<WorkspaceRow>, StoreError> {
-        Ok(sqlx::query_as("SELECT * FROM workspaces WHERE instance_id = ?")
-            .bind(instance_id)
-            .fetch_optional(&self.pool)
-            .await?)
+    pub async fn by_instance_id(
+        &self,
+        instance_id: &str,
+    ) -> Result<Option<WorkspaceRow>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT * FROM workspaces WHERE instance_id = ?")
+                .bind(instance_id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     /// Workspaces that still exist.
     pub async fn live(&self) -> Result<Vec<WorkspaceRow>, StoreError> {
-        Ok(sqlx::query_as("SELECT * FROM workspaces WHERE ended_at IS NULL ORDER BY name")
-        .fetch_all(&self.pool)
-        .await?)
+        Ok(
+            sqlx::query_as("SELECT * FROM workspaces WHERE ended_at IS NULL ORDER BY name")
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 
     /// Live workspaces plus those that ended after `ended_since`.
-    pub async fn visible(&self, ended_since: DateTime<Utc>) -> Result<Vec<WorkspaceRow>, StoreError> {
-        Ok(sqlx::query_as("SELECT * FROM workspaces WHERE ended_at IS NULL OR ended_at >= ? \
-             ORDER BY name, id")
+    pub async fn visible(
+        &self,
+        ended_since: DateTime<Utc>,
+    ) -> Result<Vec<WorkspaceRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT * FROM workspaces WHERE ended_at IS NULL OR ended_at >= ? \
+             ORDER BY name, id",
+        )
         .bind(ended_since)
         .fetch_all(&self.pool)
         .await?)
@@ -226,10 +260,12 @@ impl Store {
 
     /// A workspace whose launch carried `token`.
     pub async fn by_launch_token(&self, token: &str) -> Result<Option<WorkspaceRow>, StoreError> {
-        Ok(sqlx::query_as("SELECT * FROM workspaces WHERE launch_token = ?")
-            .bind(token)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_as("SELECT * FROM workspaces WHERE launch_token = ?")
+                .bind(token)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     /// Regions holding live workspaces.
@@ -242,11 +278,13 @@ impl Store {
     }
 
     pub async fn set_progress(&self, id: i64, progress: u8) -> Result<(), StoreError> {
-        sqlx::query("UPDATE workspaces SET launch_progress = ? WHERE id = ? AND instance_id IS NULL")
-            .bind(i64::from(progress))
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE workspaces SET launch_progress = ? WHERE id = ? AND instance_id IS NULL",
+        )
+        .bind(i64::from(progress))
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -287,8 +325,13 @@ impl Store {
     }
 
     /// Ends a launch that produced no instance.
-    pub async fn fail_launch(&self, id: i64, error: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+    pub async fn fail_launch(
+        &self,
+        id: i64,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
         let changed = sqlx::query(
             "UPDATE workspaces SET state = 'failed', state_since = ?, launch_error = ?, \
              ended_at = ?, launch_progress = NULL WHERE id = ? AND instance_id IS NULL AND ended_at IS NULL",
@@ -318,11 +361,11 @@ impl Store {
         state: WorkspaceState,
         observed_at: DateTime<Utc>,
     ) -> Result<Option<(WorkspaceState, WorkspaceState)>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let Some(row) = sqlx::query_as::<_, WorkspaceRow>("SELECT * FROM workspaces WHERE id = ?")
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
         else {
             return Ok(None);
         };
@@ -401,7 +444,7 @@ impl Store {
         state: WorkspaceState,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         sqlx::query(
             "UPDATE workspaces SET last_action = ?, pending_action = ?, state = ?, state_since = ? \
              WHERE id = ? AND ended_at IS NULL",
@@ -413,7 +456,14 @@ impl Store {
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        insert_transition(&mut tx, id, now, state, &format!("{} request", action.as_str())).await?;
+        insert_transition(
+            &mut tx,
+            id,
+            now,
+            state,
+            &format!("{} request", action.as_str()),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -426,7 +476,7 @@ impl Store {
         previous: WorkspaceState,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         sqlx::query(
             "UPDATE workspaces SET last_action = ?, pending_action = NULL, state = ?, \
              state_since = ? WHERE id = ?",
@@ -461,7 +511,7 @@ impl Store {
 
     /// Ends a workspace whose instance EC2 no longer knows.
     pub async fn mark_vanished(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let changed = sqlx::query(
             "UPDATE workspaces SET state = 'terminated', state_since = ?, ended_at = ?, \
              pending_action = NULL WHERE id = ? AND ended_at IS NULL",
@@ -473,7 +523,14 @@ impl Store {
         .await?
         .rows_affected();
         if changed > 0 {
-            insert_transition(&mut tx, id, now, WorkspaceState::Terminated, "no longer in EC2").await?;
+            insert_transition(
+                &mut tx,
+                id,
+                now,
+                WorkspaceState::Terminated,
+                "no longer in EC2",
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -488,7 +545,11 @@ impl Store {
         secret: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<WorkspaceRow>, StoreError> {
-        let name = observed.tags.get("prism:name").cloned().unwrap_or_else(|| observed.instance_id.clone());
+        let name = observed
+            .tags
+            .get("prism:name")
+            .cloned()
+            .unwrap_or_else(|| observed.instance_id.clone());
         let token = observed
             .tags
             .get("prism:launch-token")
@@ -497,7 +558,11 @@ impl Store {
         let new = NewWorkspace {
             name,
             region: observed.region.clone(),
-            template: observed.tags.get("prism:template").cloned().unwrap_or_default(),
+            template: observed
+                .tags
+                .get("prism:template")
+                .cloned()
+                .unwrap_or_default(),
             size: observed.tags.get("prism:size").cloned(),
             instance_type: observed.instance_type.clone(),
             spot: observed.spot,
@@ -519,17 +584,22 @@ impl Store {
             Err(StoreError::NameTaken(_)) => return Ok(None),
             Err(e) => return Err(e),
         };
-        sqlx::query("UPDATE workspaces SET run_requested_at = ?, last_action = 'start' WHERE id = ?")
-            .bind(now)
-            .bind(row.id)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE workspaces SET run_requested_at = ?, last_action = 'start' WHERE id = ?",
+        )
+        .bind(now)
+        .bind(row.id)
+        .execute(&self.pool)
+        .await?;
         self.apply_observation(row.id, observed, state, now).await?;
         self.get(row.id).await
     }
 
     /// All transitions of the given workspaces, oldest first.
-    pub async fn transitions(&self, ids: &[i64]) -> Result<HashMap<i64, Vec<Transition>>, StoreError> {
+    pub async fn transitions(
+        &self,
+        ids: &[i64],
+    ) -> Result<HashMap<i64, Vec<Transition>>, StoreError> {
         let mut out: HashMap<i64, Vec<Transition>> = HashMap::new();
         if ids.is_empty() {
             return Ok(out);
@@ -558,9 +628,15 @@ fn confirms(action: Action, state: WorkspaceState) -> bool {
     use WorkspaceState as S;
     match action {
         Action::Launch => !matches!(state, S::Launching),
-        Action::Stop => matches!(state, S::Stopping | S::Stopped | S::Terminating | S::Terminated),
+        Action::Stop => matches!(
+            state,
+            S::Stopping | S::Stopped | S::Terminating | S::Terminated
+        ),
         Action::Hibernate => {
-            matches!(state, S::Hibernating | S::Hibernated | S::Stopping | S::Stopped | S::Terminated)
+            matches!(
+                state,
+                S::Hibernating | S::Hibernated | S::Stopping | S::Stopped | S::Terminated
+            )
         }
         Action::Start | Action::Resume => matches!(state, S::Starting | S::Resuming | S::Running),
         Action::Terminate => matches!(state, S::Terminating | S::Terminated),
@@ -582,4 +658,121 @@ async fn insert_transition(
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new_workspace(name: &str) -> NewWorkspace {
+        NewWorkspace {
+            name: name.to_string(),
+            region: "us-east-1".into(),
+            template: "T".into(),
+            size: None,
+            instance_type: "t3.medium".into(),
+            spot: false,
+            project: None,
+            budget: None,
+            root_volume_gb: 20,
+            root_volume_type: "gp3".into(),
+            hibernation_requested: false,
+            launch_token: uuid::Uuid::new_v4().to_string(),
+            ttl: None,
+            service_secret: "s".into(),
+        }
+    }
+
+    fn observed(id: &str, state: Ec2State) -> Observed {
+        Observed {
+            instance_id: id.into(),
+            region: "us-east-1".into(),
+            state,
+            instance_type: "t3.medium".into(),
+            public_ip: None,
+            private_ip: None,
+            launch_time: None,
+            tags: BTreeMap::new(),
+            hibernation_configured: false,
+            spot: false,
+            availability_zone: None,
+            volume_ids: vec![],
+            stopped_by_hibernation: false,
+        }
+    }
+
+    use crate::model::workspace::Ec2State;
+
+    /// Regression: parallel launches failed with "database is locked" (SQLITE_BUSY_SNAPSHOT)
+    /// because read-then-write transactions were deferred.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_read_then_write_transactions_do_not_fail_as_locked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("t.db")).await.expect("open");
+        let mut ids = Vec::new();
+        for i in 0..8 {
+            let row = store
+                .insert_launch(&new_workspace(&format!("w{i}")), Utc::now())
+                .await
+                .expect("insert");
+            ids.push(row.id);
+        }
+        let mut tasks = Vec::new();
+        for (i, id) in ids.into_iter().enumerate() {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                for round in 0..20 {
+                    let state = if round % 2 == 0 {
+                        Ec2State::Running
+                    } else {
+                        Ec2State::Stopped
+                    };
+                    let derived = if round % 2 == 0 {
+                        WorkspaceState::Running
+                    } else {
+                        WorkspaceState::Stopped
+                    };
+                    store
+                        .apply_observation(
+                            id,
+                            &observed(&format!("i-{i}"), state),
+                            derived,
+                            Utc::now(),
+                        )
+                        .await?;
+                    store
+                        .record_action(id, Action::Start, WorkspaceState::Starting, Utc::now())
+                        .await?;
+                }
+                Ok::<_, StoreError>(())
+            }));
+        }
+        for task in tasks {
+            task.await
+                .expect("task")
+                .expect("no database-locked errors");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_live_name_is_unique_but_an_ended_one_is_free() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("t.db")).await.expect("open");
+        let first = store
+            .insert_launch(&new_workspace("box"), Utc::now())
+            .await
+            .expect("insert");
+        assert!(matches!(
+            store.insert_launch(&new_workspace("box"), Utc::now()).await,
+            Err(StoreError::NameTaken(_))
+        ));
+        store
+            .fail_launch(first.id, "test", Utc::now())
+            .await
+            .expect("fail");
+        store
+            .insert_launch(&new_workspace("box"), Utc::now())
+            .await
+            .expect("name free again");
+    }
 }

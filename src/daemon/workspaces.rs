@@ -35,15 +35,23 @@ const HIBERNATION_MAX_MEMORY_GIB: i64 = 150;
 fn tag_value_ok(value: &str) -> bool {
     !value.is_empty()
         && value.len() <= 128
-        && value.chars().all(|c| c.is_ascii_alphanumeric() || " _.:/=+-@".contains(c))
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || " _.:/=+-@".contains(c))
 }
 
 fn region_shape_ok(region: &str) -> bool {
     let parts: Vec<&str> = region.split('-').collect();
     (3..=4).contains(&parts.len())
         && region.len() <= 32
-        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
-        && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
 }
 
 /// Validates a launch request, records it, and starts the background launch.
@@ -64,7 +72,9 @@ pub async fn launch(state: &AppState, request: LaunchRequest) -> ApiResult<Launc
                     format!("Template '{}' failed validation", request.template),
                 )
                 .details(report.issues.join("; "))
-                .remediation("Fix the template file, or run 'prism templates validate' for details"),
+                .remediation(
+                    "Fix the template file, or run 'prism templates validate' for details",
+                ),
                 None => ApiError::new(
                     StatusCode::BAD_REQUEST,
                     "TEMPLATE_NOT_FOUND",
@@ -100,7 +110,10 @@ pub async fn launch(state: &AppState, request: LaunchRequest) -> ApiResult<Launc
                 ApiError::new(
                     StatusCode::BAD_REQUEST,
                     "INVALID_SIZE",
-                    format!("template '{}' has no instance type for size {size}", template.name),
+                    format!(
+                        "template '{}' has no instance type for size {size}",
+                        template.name
+                    ),
                 )
                 .remediation("Choose another size, or give instance_type explicitly")
             })?
@@ -111,11 +124,17 @@ pub async fn launch(state: &AppState, request: LaunchRequest) -> ApiResult<Launc
         (_, size) => Some(size.unwrap_or_else(|| template.default_size()).to_string()),
     };
 
-    let region = request.region.clone().unwrap_or_else(|| state.cloud.default_region().to_string());
+    let region = request
+        .region
+        .clone()
+        .unwrap_or_else(|| state.cloud.default_region().to_string());
     if !region_shape_ok(&region) {
         return Err(invalid_region(&region));
     }
-    let known = state.known_regions().await.map_err(|e| ApiError::from_aws(&e))?;
+    let known = state
+        .known_regions()
+        .await
+        .map_err(|e| ApiError::from_aws(&e))?;
     if !known.contains(&region) {
         return Err(invalid_region(&region));
     }
@@ -127,8 +146,10 @@ pub async fn launch(state: &AppState, request: LaunchRequest) -> ApiResult<Launc
             "storage.ebs_volume_size {root_volume_gb} must be between 8 and 16384 GB"
         )));
     }
-    let root_volume_type =
-        storage.ebs_volume_type.clone().unwrap_or_else(|| template.root_volume_type().to_string());
+    let root_volume_type = storage
+        .ebs_volume_type
+        .clone()
+        .unwrap_or_else(|| template.root_volume_type().to_string());
     if !ROOT_VOLUME_TYPES.contains(&root_volume_type.as_str()) {
         return Err(ApiError::bad_request(format!(
             "storage.ebs_volume_type '{root_volume_type}' cannot be a root volume; use one of {}",
@@ -147,7 +168,9 @@ pub async fn launch(state: &AppState, request: LaunchRequest) -> ApiResult<Launc
     let now = Utc::now();
     let ttl = match request.ttl_hours {
         None => None,
-        Some(hours) if (1..=MAX_EXTEND_HOURS).contains(&hours) => Some(now + Duration::hours(hours)),
+        Some(hours) if (1..=MAX_EXTEND_HOURS).contains(&hours) => {
+            Some(now + Duration::hours(hours))
+        }
         Some(hours) => {
             return Err(ApiError::bad_request(format!(
                 "ttl_hours {hours} must be between 1 and {MAX_EXTEND_HOURS}"
@@ -155,29 +178,48 @@ pub async fn launch(state: &AppState, request: LaunchRequest) -> ApiResult<Launc
         }
     };
 
-    let info = state.cloud.type_info(&region, &instance_type).await.map_err(|e| {
-        if matches!(e.kind, AwsErrorKind::InvalidRequest | AwsErrorKind::NotFound) {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "INVALID_INSTANCE_TYPE",
-                format!("instance type '{instance_type}' is not available in {region}"),
-            )
-            .details(e.to_string())
-            .remediation("Choose a size, or an instance type offered in that region")
-        } else {
-            ApiError::from_aws(&e)
-        }
-    })?;
+    let info = state
+        .cloud
+        .type_info(&region, &instance_type)
+        .await
+        .map_err(|e| {
+            if matches!(
+                e.kind,
+                AwsErrorKind::InvalidRequest | AwsErrorKind::NotFound
+            ) {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "INVALID_INSTANCE_TYPE",
+                    format!("instance type '{instance_type}' is not available in {region}"),
+                )
+                .details(e.to_string())
+                .remediation("Choose a size, or an instance type offered in that region")
+            } else {
+                ApiError::from_aws(&e)
+            }
+        })?;
     if pick_arch(&info).is_none() {
-        return Err(ApiError::bad_request(format!("{instance_type} has no supported architecture")));
+        return Err(ApiError::bad_request(format!(
+            "{instance_type} has no supported architecture"
+        )));
     }
     let memory_gib = (info.memory_mib + 1023) / 1024;
     let (hibernation, hibernation_note) = if !template.wants_hibernation() {
         (false, None)
     } else if !info.hibernation_supported {
-        (false, Some(format!("{instance_type} does not support hibernation; it will stop instead")))
+        (
+            false,
+            Some(format!(
+                "{instance_type} does not support hibernation; it will stop instead"
+            )),
+        )
     } else if memory_gib > HIBERNATION_MAX_MEMORY_GIB {
-        (false, Some(format!("{instance_type} has more memory than hibernation allows")))
+        (
+            false,
+            Some(format!(
+                "{instance_type} has more memory than hibernation allows"
+            )),
+        )
     } else {
         (true, None)
     };
@@ -203,9 +245,14 @@ pub async fn launch(state: &AppState, request: LaunchRequest) -> ApiResult<Launc
     tracing::info!(workspace = %row.name, template = %template.name, %instance_type, %region, "launch accepted");
 
     let task_state = state.clone();
-    state.tasks.spawn(async move { launcher::run(task_state, row.id).await });
+    state
+        .tasks
+        .spawn(async move { launcher::run(task_state, row.id).await });
 
-    let mut message = format!("Launching '{}' from '{}' as {instance_type} in {region}", row.name, template.name);
+    let mut message = format!(
+        "Launching '{}' from '{}' as {instance_type} in {region}",
+        row.name, template.name
+    );
     if let Some(note) = hibernation_note {
         message.push_str("; ");
         message.push_str(&note);
@@ -225,30 +272,48 @@ pub async fn launch(state: &AppState, request: LaunchRequest) -> ApiResult<Launc
 }
 
 fn invalid_region(region: &str) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "INVALID_REGION", format!("'{region}' is not an AWS region this account can use"))
-        .remediation("Use a region name such as 'us-east-1' or 'us-west-2'")
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "INVALID_REGION",
+        format!("'{region}' is not an AWS region this account can use"),
+    )
+    .remediation("Use a region name such as 'us-east-1' or 'us-west-2'")
 }
 
 /// Finds a workspace by name or instance id.
 pub async fn find(state: &AppState, key: &str) -> ApiResult<WorkspaceRow> {
-    state.store.find(key).await?.ok_or_else(|| ApiError::workspace_not_found(key))
+    state
+        .store
+        .find(key)
+        .await?
+        .ok_or_else(|| ApiError::workspace_not_found(key))
 }
 
 fn invalid_state(row: &WorkspaceRow, action: Action) -> ApiError {
     let state = row.state();
     let remediation = match (action, state) {
-        (Action::Resume, WorkspaceState::Stopped) => "The workspace was stopped, not hibernated: use start",
+        (Action::Resume, WorkspaceState::Stopped) => {
+            "The workspace was stopped, not hibernated: use start"
+        }
         (Action::Start | Action::Resume, WorkspaceState::Running) => "It is already running",
         (_, WorkspaceState::Launching) => "Wait for the launch to finish ('prism workspace list')",
-        (_, WorkspaceState::Stopping | WorkspaceState::Hibernating | WorkspaceState::Starting | WorkspaceState::Resuming) => {
-            "Wait for the current change to finish, then try again"
-        }
+        (
+            _,
+            WorkspaceState::Stopping
+            | WorkspaceState::Hibernating
+            | WorkspaceState::Starting
+            | WorkspaceState::Resuming,
+        ) => "Wait for the current change to finish, then try again",
         _ => "Check the workspace's state with 'prism workspace list'",
     };
     ApiError::new(
         StatusCode::CONFLICT,
         "INVALID_STATE",
-        format!("Cannot {} workspace '{}': it is {state}", action.as_str(), row.name),
+        format!(
+            "Cannot {} workspace '{}': it is {state}",
+            action.as_str(),
+            row.name
+        ),
     )
     .remediation(remediation)
 }
@@ -259,7 +324,9 @@ async fn hibernation_refusal(state: &AppState, row: &WorkspaceRow) -> Option<Str
         return None;
     }
     let catalog = state.templates.current();
-    let wants = catalog.find(&row.template).is_some_and(|t| t.wants_hibernation());
+    let wants = catalog
+        .find(&row.template)
+        .is_some_and(|t| t.wants_hibernation());
     if !wants && !row.hibernation_requested {
         return Some(format!(
             "it was launched without hibernation: template '{}' does not enable it",
@@ -283,7 +350,11 @@ pub async fn change_state(
 ) -> ApiResult<(WorkspaceRow, WorkspaceState)> {
     let found = find(state, key).await?;
     let _guard = state.locks.lock(found.id).await;
-    let row = state.store.get(found.id).await?.ok_or_else(|| ApiError::workspace_not_found(key))?;
+    let row = state
+        .store
+        .get(found.id)
+        .await?
+        .ok_or_else(|| ApiError::workspace_not_found(key))?;
     check_transition(row.state(), action).map_err(|_| invalid_state(&row, action))?;
     let Some(instance_id) = row.instance_id.clone() else {
         return Err(invalid_state(&row, action));
@@ -296,7 +367,9 @@ pub async fn change_state(
             "HIBERNATION_NOT_SUPPORTED",
             format!("Workspace '{}' cannot hibernate: {reason}", row.name),
         )
-        .remediation("Use 'prism workspace stop' instead; a stopped workspace pays for storage only"));
+        .remediation(
+            "Use 'prism workspace stop' instead; a stopped workspace pays for storage only",
+        ));
     }
     // Starting a hibernated workspace restores its memory: that is a resume.
     let action = if action == Action::Start && row.state() == WorkspaceState::Hibernated {
@@ -312,14 +385,20 @@ pub async fn change_state(
         Action::Launch | Action::Terminate => return Err(invalid_state(&row, action)),
     };
     let now = Utc::now();
-    state.store.record_action(row.id, action, new_state, now).await?;
+    state
+        .store
+        .record_action(row.id, action, new_state, now)
+        .await?;
     let result = match action {
         Action::Stop => state.cloud.stop(&row.region, &instance_id, false).await,
         Action::Hibernate => state.cloud.stop(&row.region, &instance_id, true).await,
         _ => state.cloud.start(&row.region, &instance_id).await,
     };
     if let Err(error) = result {
-        state.store.revert_action(row.id, row.last_action(), row.state(), Utc::now()).await?;
+        state
+            .store
+            .revert_action(row.id, row.last_action(), row.state(), Utc::now())
+            .await?;
         return Err(ApiError::from_aws(&error));
     }
     tracing::info!(workspace = %row.name, action = action.as_str(), "requested");
@@ -335,13 +414,21 @@ pub async fn terminate(
 ) -> ApiResult<(WorkspaceRow, Vec<String>)> {
     let found = find(state, key).await?;
     let _guard = state.locks.lock(found.id).await;
-    let row = state.store.get(found.id).await?.ok_or_else(|| ApiError::workspace_not_found(key))?;
-    check_transition(row.state(), Action::Terminate).map_err(|_| invalid_state(&row, Action::Terminate))?;
+    let row = state
+        .store
+        .get(found.id)
+        .await?
+        .ok_or_else(|| ApiError::workspace_not_found(key))?;
+    check_transition(row.state(), Action::Terminate)
+        .map_err(|_| invalid_state(&row, Action::Terminate))?;
     let now = Utc::now();
     let Some(instance_id) = row.instance_id.clone() else {
         if row.run_requested_at.is_none() {
             // Nothing reached EC2 yet: ending the record stops the launch task.
-            state.store.fail_launch(row.id, "terminated before the instance was requested", now).await?;
+            state
+                .store
+                .fail_launch(row.id, "terminated before the instance was requested", now)
+                .await?;
             return Ok((row, Vec::new()));
         }
         return Err(invalid_state(&row, Action::Terminate));
@@ -360,9 +447,15 @@ pub async fn terminate(
             .map_err(|e| ApiError::from_aws(&e))?;
         tracing::info!(workspace = %row.name, ?snapshots, "snapshots taken before terminate");
     }
-    state.store.record_action(row.id, Action::Terminate, WorkspaceState::Terminating, now).await?;
+    state
+        .store
+        .record_action(row.id, Action::Terminate, WorkspaceState::Terminating, now)
+        .await?;
     if let Err(error) = state.cloud.terminate(&row.region, &instance_id).await {
-        state.store.revert_action(row.id, row.last_action(), row.state(), Utc::now()).await?;
+        state
+            .store
+            .revert_action(row.id, row.last_action(), row.state(), Utc::now())
+            .await?;
         return Err(ApiError::from_aws(&error));
     }
     tracing::info!(workspace = %row.name, "terminate requested");
@@ -374,13 +467,19 @@ pub async fn terminate(
 pub async fn extend(state: &AppState, key: &str, hours: Option<i64>) -> ApiResult<DateTime<Utc>> {
     let found = find(state, key).await?;
     let _guard = state.locks.lock(found.id).await;
-    let row = state.store.get(found.id).await?.ok_or_else(|| ApiError::workspace_not_found(key))?;
+    let row = state
+        .store
+        .get(found.id)
+        .await?
+        .ok_or_else(|| ApiError::workspace_not_found(key))?;
     if row.state().is_final() || row.state() == WorkspaceState::Terminating {
-        return Err(invalid_state(&row, Action::Start).remediation("A terminated workspace has no TTL to extend"));
+        return Err(invalid_state(&row, Action::Start)
+            .remediation("A terminated workspace has no TTL to extend"));
     }
     let now = Utc::now();
     let ttl = crate::model::workspace::extend_ttl(row.ttl, now, hours).map_err(|e| {
-        ApiError::bad_request(e.to_string()).remediation("Extend by fewer hours, more than once if needed")
+        ApiError::bad_request(e.to_string())
+            .remediation("Extend by fewer hours, more than once if needed")
     })?;
     if let Some(instance_id) = &row.instance_id {
         let value = ttl.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
@@ -399,7 +498,10 @@ pub async fn extend(state: &AppState, key: &str, hours: Option<i64>) -> ApiResul
 fn volumes(row: &WorkspaceRow) -> Vec<BilledVolume> {
     match pricing::ebs_gb_month(&row.root_volume_type) {
         Some(gb_month) if row.root_volume_gb > 0 => {
-            vec![BilledVolume { size_gb: row.root_volume_gb, gb_month }]
+            vec![BilledVolume {
+                size_gb: row.root_volume_gb,
+                gb_month,
+            }]
         }
         _ => Vec::new(),
     }
@@ -410,13 +512,22 @@ pub fn rate(row: &WorkspaceRow) -> (Option<Money>, Option<String>) {
     match pricing::instance_hourly(&row.instance_type, &row.region) {
         Some(quote) => {
             let source = if row.spot {
-                format!("{}; spot workspace, on-demand price shown as the upper bound", quote.source)
+                format!(
+                    "{}; spot workspace, on-demand price shown as the upper bound",
+                    quote.source
+                )
             } else {
                 quote.source
             };
             (Some(quote.hourly), Some(source))
         }
-        None => (None, Some(format!("{} is not in the bundled price table", row.instance_type))),
+        None => (
+            None,
+            Some(format!(
+                "{} is not in the bundled price table",
+                row.instance_type
+            )),
+        ),
     }
 }
 
@@ -424,8 +535,14 @@ pub fn rate(row: &WorkspaceRow) -> (Option<Money>, Option<String>) {
 pub fn spend(row: &WorkspaceRow, transitions: &[Transition], now: DateTime<Utc>) -> Money {
     let (hourly, _) = rate(row);
     let until = row.ended_at.unwrap_or(now).min(now);
-    ledger::spend_between(transitions, hourly.unwrap_or(Money::ZERO), &volumes(row), row.created_at, until)
-        .total()
+    ledger::spend_between(
+        transitions,
+        hourly.unwrap_or(Money::ZERO),
+        &volumes(row),
+        row.created_at,
+        until,
+    )
+    .total()
 }
 
 /// The API's view of one workspace.
@@ -474,7 +591,13 @@ pub async fn list(state: &AppState) -> ApiResult<Vec<api::Workspace>> {
     let transitions: HashMap<i64, Vec<Transition>> = state.store.transitions(&ids).await?;
     Ok(rows
         .iter()
-        .map(|row| view(row, transitions.get(&row.id).map_or(&[][..], Vec::as_slice), now))
+        .map(|row| {
+            view(
+                row,
+                transitions.get(&row.id).map_or(&[][..], Vec::as_slice),
+                now,
+            )
+        })
         .collect())
 }
 

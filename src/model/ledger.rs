@@ -64,7 +64,11 @@ pub fn spend_between(
     let mut run: Option<(i64, bool)> = None;
     fn finish_run(run: &mut Option<(i64, bool)>, total: &mut i64) {
         if let Some((seconds, started_inside)) = run.take() {
-            *total += if started_inside { seconds.max(MINIMUM_BILLED_SECONDS) } else { seconds };
+            *total += if started_inside {
+                seconds.max(MINIMUM_BILLED_SECONDS)
+            } else {
+                seconds
+            };
         }
     }
 
@@ -72,7 +76,11 @@ pub fn spend_between(
         let start = transition.at;
         let end = ordered.get(i + 1).map_or(to, |next| next.at).min(to);
         let clipped_start = start.max(from);
-        let seconds = if end > clipped_start { (end - clipped_start).num_seconds() } else { 0 };
+        let seconds = if end > clipped_start {
+            (end - clipped_start).num_seconds()
+        } else {
+            0
+        };
 
         if transition.state.bills_compute() {
             let continues = i > 0 && ordered[i - 1].state.bills_compute();
@@ -97,9 +105,18 @@ pub fn spend_between(
     let month_seconds = i128::from(HOURS_PER_MONTH) * 3600;
     let storage = volumes
         .iter()
-        .map(|v| v.gb_month.mul_div(i128::from(v.size_gb) * i128::from(storage_seconds), month_seconds))
+        .map(|v| {
+            v.gb_month.mul_div(
+                i128::from(v.size_gb) * i128::from(storage_seconds),
+                month_seconds,
+            )
+        })
         .sum();
-    Spend { compute, storage, billed_compute_seconds: compute_seconds }
+    Spend {
+        compute,
+        storage,
+        billed_compute_seconds: compute_seconds,
+    }
 }
 
 /// Total seconds spent in `state` up to `now`, and when the latest stay in it began.
@@ -129,15 +146,20 @@ pub fn time_in_state(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::{Duration, TimeZone};
     use WorkspaceState::*;
+    use chrono::{Duration, TimeZone};
 
     fn t0() -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).single().expect("valid")
+        Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0)
+            .single()
+            .expect("valid")
     }
 
     fn tr(minutes: i64, state: WorkspaceState) -> Transition {
-        Transition { at: t0() + Duration::minutes(minutes), state }
+        Transition {
+            at: t0() + Duration::minutes(minutes),
+            state,
+        }
     }
 
     fn rate() -> Money {
@@ -156,10 +178,22 @@ mod tests {
     fn each_start_bills_at_least_sixty_seconds() {
         // Two 10-second runs bill 60 s each.
         let history = [
-            Transition { at: t0(), state: Running },
-            Transition { at: t0() + Duration::seconds(10), state: Stopped },
-            Transition { at: t0() + Duration::seconds(100), state: Running },
-            Transition { at: t0() + Duration::seconds(110), state: Stopped },
+            Transition {
+                at: t0(),
+                state: Running,
+            },
+            Transition {
+                at: t0() + Duration::seconds(10),
+                state: Stopped,
+            },
+            Transition {
+                at: t0() + Duration::seconds(100),
+                state: Running,
+            },
+            Transition {
+                at: t0() + Duration::seconds(110),
+                state: Stopped,
+            },
         ];
         let spend = spend_between(&history, rate(), &[], t0(), t0() + Duration::hours(1));
         assert_eq!(spend.billed_compute_seconds, 120);
@@ -167,7 +201,10 @@ mod tests {
 
     #[test]
     fn a_run_started_just_now_already_owes_its_minimum() {
-        let history = [Transition { at: t0(), state: Running }];
+        let history = [Transition {
+            at: t0(),
+            state: Running,
+        }];
         let spend = spend_between(&history, rate(), &[], t0(), t0() + Duration::seconds(5));
         assert_eq!(spend.billed_compute_seconds, 60);
     }
@@ -181,7 +218,10 @@ mod tests {
 
     #[test]
     fn stopped_workspaces_pay_storage_only() {
-        let volumes = [BilledVolume { size_gb: 730, gb_month: Money::from_micros(80_000) }];
+        let volumes = [BilledVolume {
+            size_gb: 730,
+            gb_month: Money::from_micros(80_000),
+        }];
         // 730 GB at $0.08/GB-month for one hour of a 730-hour month: $0.08.
         let history = [tr(0, Stopped)];
         let spend = spend_between(&history, rate(), &volumes, t0(), t0() + Duration::hours(1));
@@ -191,7 +231,10 @@ mod tests {
 
     #[test]
     fn terminated_workspaces_stop_costing() {
-        let volumes = [BilledVolume { size_gb: 730, gb_month: Money::from_micros(80_000) }];
+        let volumes = [BilledVolume {
+            size_gb: 730,
+            gb_month: Money::from_micros(80_000),
+        }];
         let history = [tr(0, Running), tr(60, Terminating), tr(61, Terminated)];
         let spend = spend_between(&history, rate(), &volumes, t0(), t0() + Duration::hours(10));
         assert_eq!(spend.compute, rate());
@@ -203,8 +246,14 @@ mod tests {
         // Running from 23:59:50 to 00:00:20: the new day's window sees 20 s, no minimum.
         let start = t0() - Duration::seconds(10);
         let history = [
-            Transition { at: start, state: Running },
-            Transition { at: t0() + Duration::seconds(20), state: Stopped },
+            Transition {
+                at: start,
+                state: Running,
+            },
+            Transition {
+                at: t0() + Duration::seconds(20),
+                state: Stopped,
+            },
         ];
         let day = spend_between(&history, rate(), &[], t0(), t0() + Duration::days(1));
         assert_eq!(day.billed_compute_seconds, 20);
@@ -214,7 +263,12 @@ mod tests {
 
     #[test]
     fn transitions_in_any_order_give_the_same_spend() {
-        let ordered = [tr(0, Running), tr(30, Stopped), tr(40, Running), tr(50, Stopped)];
+        let ordered = [
+            tr(0, Running),
+            tr(30, Stopped),
+            tr(40, Running),
+            tr(50, Stopped),
+        ];
         let shuffled = [ordered[2], ordered[0], ordered[3], ordered[1]];
         let end = t0() + Duration::hours(1);
         assert_eq!(
@@ -225,7 +279,12 @@ mod tests {
 
     #[test]
     fn time_in_state_finds_the_latest_stay() {
-        let history = [tr(0, Running), tr(10, Hibernated), tr(20, Running), tr(30, Hibernated)];
+        let history = [
+            tr(0, Running),
+            tr(10, Hibernated),
+            tr(20, Running),
+            tr(30, Hibernated),
+        ];
         let (seconds, since) = time_in_state(&history, Hibernated, t0() + Duration::minutes(45));
         assert_eq!(seconds, 25 * 60);
         assert_eq!(since, Some(t0() + Duration::minutes(30)));

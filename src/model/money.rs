@@ -132,7 +132,11 @@ impl Money {
         if whole.is_empty() && frac.is_empty() {
             return Err(bad());
         }
-        if !whole.chars().chain(frac.chars()).all(|c| c.is_ascii_digit()) {
+        if !whole
+            .chars()
+            .chain(frac.chars())
+            .all(|c| c.is_ascii_digit())
+        {
             return Err(bad());
         }
         // All digits as one integer, and the power of ten that scales it to dollars.
@@ -160,7 +164,8 @@ impl Money {
             if dropped.chars().any(|c| c != '0') {
                 return Err(MoneyError::TooPrecise(text.to_string()));
             }
-            keep.parse().map_err(|_| MoneyError::Overflow(text.to_string()))?
+            keep.parse()
+                .map_err(|_| MoneyError::Overflow(text.to_string()))?
         };
         let signed = if negative { -value } else { value };
         i64::try_from(signed)
@@ -173,7 +178,7 @@ fn group_thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -266,7 +271,10 @@ mod tests {
     #[case("0.0000001")]
     #[case("1e-7")]
     fn refuses_sub_micro_amounts(#[case] text: &str) {
-        assert!(matches!(Money::parse_decimal(text), Err(MoneyError::TooPrecise(_))));
+        assert!(matches!(
+            Money::parse_decimal(text),
+            Err(MoneyError::TooPrecise(_))
+        ));
     }
 
     #[rstest]
@@ -281,7 +289,10 @@ mod tests {
 
     #[test]
     fn refuses_overflow() {
-        assert!(matches!(Money::parse_decimal("1e30"), Err(MoneyError::Overflow(_))));
+        assert!(matches!(
+            Money::parse_decimal("1e30"),
+            Err(MoneyError::Overflow(_))
+        ));
     }
 
     #[rstest]
@@ -321,7 +332,10 @@ mod tests {
         // One hour of seconds at an hourly rate is the rate itself.
         assert_eq!(rate.mul_div(3600, 3600), rate);
         // A year of seconds in 128-bit arithmetic.
-        assert_eq!(rate.mul_div(365 * 24 * 3600, 3600), Money::from_micros(364_416_000));
+        assert_eq!(
+            rate.mul_div(365 * 24 * 3600, 3600),
+            Money::from_micros(364_416_000)
+        );
         assert_eq!(Money::from_micros(1).mul_div(1, 2), Money::from_micros(1));
         assert_eq!(Money::from_micros(-1).mul_div(1, 2), Money::from_micros(-1));
     }

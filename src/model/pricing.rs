@@ -102,7 +102,11 @@ pub fn instance_hourly(instance_type: &str, region: &str) -> Option<Quote> {
     } else {
         format!("{TABLE_SOURCE}; {region} is not in the table, so this is an estimate")
     };
-    Some(Quote { hourly: Money::from_micros(micros), source, exact_for_region: exact })
+    Some(Quote {
+        hourly: Money::from_micros(micros),
+        source,
+        exact_for_region: exact,
+    })
 }
 
 /// The $/GB-month price of an EBS volume type, if known.
@@ -115,7 +119,8 @@ pub fn ebs_gb_month(volume_type: &str) -> Option<Money> {
 
 /// The hourly cost of keeping `size_gb` of an EBS volume type.
 pub fn ebs_hourly(volume_type: &str, size_gb: i64) -> Option<Money> {
-    ebs_gb_month(volume_type).map(|per_gb| per_gb.mul_div(i128::from(size_gb), HOURS_PER_MONTH.into()))
+    ebs_gb_month(volume_type)
+        .map(|per_gb| per_gb.mul_div(i128::from(size_gb), HOURS_PER_MONTH.into()))
 }
 
 /// Every instance type the table prices, for validation and documentation.
@@ -151,7 +156,12 @@ mod tests {
     #[test]
     fn every_default_size_is_priced() {
         use crate::model::size::{Arch, Family, Size, default_instance_type};
-        for family in [Family::General, Family::Compute, Family::Memory, Family::Gpu] {
+        for family in [
+            Family::General,
+            Family::Compute,
+            Family::Memory,
+            Family::Gpu,
+        ] {
             for arch in [Arch::X86_64, Arch::Arm64] {
                 for size in Size::ALL {
                     if let Some(instance_type) = default_instance_type(family, arch, size) {

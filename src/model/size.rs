@@ -114,7 +114,9 @@ pub enum Family {
 }
 
 /// A CPU architecture as EC2 names it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 pub enum Arch {
     #[default]
     #[serde(rename = "x86_64")]
@@ -153,10 +155,34 @@ fn table(family: Family, arch: Arch) -> Option<[&'static str; 5]> {
     use Arch::*;
     use Family::*;
     Some(match (family, arch) {
-        (General, X86_64) => ["t3.small", "t3.medium", "t3.large", "t3.xlarge", "t3.2xlarge"],
-        (General, Arm64) => ["t4g.small", "t4g.medium", "t4g.large", "t4g.xlarge", "t4g.2xlarge"],
-        (Compute, X86_64) => ["c5.large", "c5.large", "c5.xlarge", "c5.2xlarge", "c5.4xlarge"],
-        (Memory, X86_64) => ["r5.large", "r5.large", "r5.xlarge", "r5.2xlarge", "r5.4xlarge"],
+        (General, X86_64) => [
+            "t3.small",
+            "t3.medium",
+            "t3.large",
+            "t3.xlarge",
+            "t3.2xlarge",
+        ],
+        (General, Arm64) => [
+            "t4g.small",
+            "t4g.medium",
+            "t4g.large",
+            "t4g.xlarge",
+            "t4g.2xlarge",
+        ],
+        (Compute, X86_64) => [
+            "c5.large",
+            "c5.large",
+            "c5.xlarge",
+            "c5.2xlarge",
+            "c5.4xlarge",
+        ],
+        (Memory, X86_64) => [
+            "r5.large",
+            "r5.large",
+            "r5.xlarge",
+            "r5.2xlarge",
+            "r5.4xlarge",
+        ],
         (Gpu, X86_64) => [
             "g4dn.xlarge",
             "g4dn.xlarge",
@@ -186,7 +212,11 @@ pub fn guess_arch(instance_type: &str) -> Arch {
     }
     let after_letters = family.trim_start_matches(|c: char| c.is_ascii_alphabetic());
     let suffix = after_letters.trim_start_matches(|c: char| c.is_ascii_digit());
-    if suffix.contains('g') { Arch::Arm64 } else { Arch::X86_64 }
+    if suffix.contains('g') {
+        Arch::Arm64
+    } else {
+        Arch::X86_64
+    }
 }
 
 /// Whether a string has the shape of an EC2 instance type (`family.size`).
@@ -197,10 +227,14 @@ pub fn looks_like_instance_type(text: &str) -> bool {
     let family_ok = !family.is_empty()
         && family.len() <= 16
         && family.starts_with(|c: char| c.is_ascii_lowercase())
-        && family.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        && family
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     let size_ok = !size.is_empty()
         && size.len() <= 16
-        && size.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+        && size
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
     family_ok && size_ok
 }
 
@@ -243,7 +277,10 @@ mod tests {
 
     #[test]
     fn arm_gpu_has_no_default() {
-        assert_eq!(default_instance_type(Family::General, Arch::Arm64, Size::GpuS), None);
+        assert_eq!(
+            default_instance_type(Family::General, Arch::Arm64, Size::GpuS),
+            None
+        );
     }
 
     #[rstest]

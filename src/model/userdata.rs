@@ -65,9 +65,16 @@ pub fn render(template: &Template, setup: &WorkspaceSetup<'_>) -> Result<String,
     );
     let _ = writeln!(w, "set -euo pipefail");
     let _ = writeln!(w, "exec > >(tee -a /var/log/prism-setup.log) 2>&1");
-    let _ = writeln!(w, "echo \"prism: setup started $(date -u +%Y-%m-%dT%H:%M:%SZ)\"");
+    let _ = writeln!(
+        w,
+        "echo \"prism: setup started $(date -u +%Y-%m-%dT%H:%M:%SZ)\""
+    );
 
-    let system = template.packages.get(&PackageSource::System).cloned().unwrap_or_default();
+    let system = template
+        .packages
+        .get(&PackageSource::System)
+        .cloned()
+        .unwrap_or_default();
     if !system.is_empty() {
         let _ = writeln!(w, "\n# System packages");
         match os.system_manager() {
@@ -83,13 +90,19 @@ pub fn render(template: &Template, setup: &WorkspaceSetup<'_>) -> Result<String,
     }
 
     if !template.users.is_empty() {
-        let _ = writeln!(w, "\n# Accounts; each gets the key the image's login user was given");
+        let _ = writeln!(
+            w,
+            "\n# Accounts; each gets the key the image's login user was given"
+        );
         let login = template.base.ssh_user.as_deref().unwrap_or("ec2-user");
         let _ = writeln!(w, "login_keys=/home/{}/.ssh/authorized_keys", quote(login)?);
         for user in &template.users {
             let name = quote(&user.name)?;
             let shell = quote(user.shell.as_deref().unwrap_or("/bin/bash"))?;
-            let _ = writeln!(w, "id -u {name} >/dev/null 2>&1 || useradd -m -s {shell} {name}");
+            let _ = writeln!(
+                w,
+                "id -u {name} >/dev/null 2>&1 || useradd -m -s {shell} {name}"
+            );
             if user.sudo {
                 let _ = writeln!(w, "usermod -aG {} {name}", os.admin_group());
             }
@@ -103,9 +116,12 @@ pub fn render(template: &Template, setup: &WorkspaceSetup<'_>) -> Result<String,
         }
     }
 
-    let conda = template.packages.get(&PackageSource::Conda).cloned().unwrap_or_default();
-    let needs_conda = !conda.is_empty()
-        || template.services.iter().any(|s| s.name == "jupyter");
+    let conda = template
+        .packages
+        .get(&PackageSource::Conda)
+        .cloned()
+        .unwrap_or_default();
+    let needs_conda = !conda.is_empty() || template.services.iter().any(|s| s.name == "jupyter");
     if needs_conda {
         let _ = writeln!(w, "\n# Conda (Miniforge) in {CONDA_PREFIX}");
         let _ = writeln!(w, "if [ ! -x {CONDA_PREFIX}/bin/conda ]; then");
@@ -115,20 +131,35 @@ pub fn render(template: &Template, setup: &WorkspaceSetup<'_>) -> Result<String,
         );
         let _ = writeln!(w, "  bash /tmp/miniforge.sh -b -p {CONDA_PREFIX}");
         let _ = writeln!(w, "fi");
-        let _ = writeln!(w, "echo 'export PATH={CONDA_PREFIX}/bin:$PATH' > /etc/profile.d/prism-conda.sh");
+        let _ = writeln!(
+            w,
+            "echo 'export PATH={CONDA_PREFIX}/bin:$PATH' > /etc/profile.d/prism-conda.sh"
+        );
         let mut wanted = conda.clone();
         if template.services.iter().any(|s| s.name == "jupyter")
             && !wanted.iter().any(|p| p.starts_with("jupyter"))
         {
             wanted.push("jupyterlab".to_string());
         }
-        let _ = writeln!(w, "{CONDA_PREFIX}/bin/conda install -y -c conda-forge {}", quote_all(&wanted)?);
+        let _ = writeln!(
+            w,
+            "{CONDA_PREFIX}/bin/conda install -y -c conda-forge {}",
+            quote_all(&wanted)?
+        );
     }
 
-    let pip = template.packages.get(&PackageSource::Pip).cloned().unwrap_or_default();
+    let pip = template
+        .packages
+        .get(&PackageSource::Pip)
+        .cloned()
+        .unwrap_or_default();
     if !pip.is_empty() {
         let _ = writeln!(w, "\n# pip packages");
-        let pip_bin = if needs_conda { format!("{CONDA_PREFIX}/bin/pip") } else { "python3 -m pip".into() };
+        let pip_bin = if needs_conda {
+            format!("{CONDA_PREFIX}/bin/pip")
+        } else {
+            "python3 -m pip".into()
+        };
         let _ = writeln!(w, "{pip_bin} install {}", quote_all(&pip)?);
     }
 
@@ -152,10 +183,16 @@ pub fn render(template: &Template, setup: &WorkspaceSetup<'_>) -> Result<String,
         }
     }
 
-    let _ = writeln!(w, "\necho \"prism: setup finished $(date -u +%Y-%m-%dT%H:%M:%SZ)\"");
+    let _ = writeln!(
+        w,
+        "\necho \"prism: setup finished $(date -u +%Y-%m-%dT%H:%M:%SZ)\""
+    );
 
     if s.len() > USER_DATA_LIMIT {
-        return Err(UserDataError::TooLarge { size: s.len(), limit: USER_DATA_LIMIT });
+        return Err(UserDataError::TooLarge {
+            size: s.len(),
+            limit: USER_DATA_LIMIT,
+        });
     }
     Ok(s)
 }
@@ -200,10 +237,20 @@ fn render_service(
     };
     let unit = format!("prism-{}", service.name);
     let _ = writeln!(w, "cat > /etc/systemd/system/{unit}.service <<'PRISM_UNIT'");
-    let _ = writeln!(w, "[Unit]\nDescription=Prism service {}\nAfter=network-online.target", service.name);
-    let _ = writeln!(w, "[Service]\nUser={user}\nWorkingDirectory=~\nExecStart={command}\nRestart=on-failure");
+    let _ = writeln!(
+        w,
+        "[Unit]\nDescription=Prism service {}\nAfter=network-online.target",
+        service.name
+    );
+    let _ = writeln!(
+        w,
+        "[Service]\nUser={user}\nWorkingDirectory=~\nExecStart={command}\nRestart=on-failure"
+    );
     let _ = writeln!(w, "[Install]\nWantedBy=multi-user.target\nPRISM_UNIT");
-    let _ = writeln!(w, "systemctl daemon-reload && systemctl enable --now {unit}");
+    let _ = writeln!(
+        w,
+        "systemctl daemon-reload && systemctl enable --now {unit}"
+    );
     Ok(())
 }
 
@@ -213,13 +260,19 @@ mod tests {
     use crate::model::template::{Origin, Parsed, parse, resolve};
 
     fn template(text: &str) -> Template {
-        let parsed = vec![Parsed::new(parse(text).expect("parses"), Origin::Bundled, "t".into())];
+        let parsed = vec![Parsed::new(
+            parse(text).expect("parses"),
+            Origin::Bundled,
+            "t".into(),
+        )];
         let name = parsed[0].spec.name.clone();
         resolve(&parsed, &name).expect("resolves")
     }
 
-    const SETUP: WorkspaceSetup<'static> =
-        WorkspaceSetup { workspace: "box-1", service_secret: "s3cr3t" };
+    const SETUP: WorkspaceSetup<'static> = WorkspaceSetup {
+        workspace: "box-1",
+        service_secret: "s3cr3t",
+    };
 
     #[test]
     fn renders_packages_users_and_services() {
@@ -230,10 +283,22 @@ mod tests {
         let script = render(&t, &SETUP).expect("renders");
         assert!(script.starts_with("#!/bin/bash\n"));
         assert!(script.contains("dnf install -y git\n"), "{script}");
-        assert!(script.contains("useradd -m -s /bin/bash datascientist"), "{script}");
-        assert!(script.contains("usermod -aG wheel datascientist"), "{script}");
-        assert!(script.contains("conda install -y -c conda-forge numpy jupyterlab"), "{script}");
-        assert!(script.contains("--IdentityProvider.token=s3cr3t"), "{script}");
+        assert!(
+            script.contains("useradd -m -s /bin/bash datascientist"),
+            "{script}"
+        );
+        assert!(
+            script.contains("usermod -aG wheel datascientist"),
+            "{script}"
+        );
+        assert!(
+            script.contains("conda install -y -c conda-forge numpy jupyterlab"),
+            "{script}"
+        );
+        assert!(
+            script.contains("--IdentityProvider.token=s3cr3t"),
+            "{script}"
+        );
         assert!(script.contains("User=datascientist"), "{script}");
     }
 
@@ -252,12 +317,21 @@ mod tests {
         let t = template(
             "name: Q\nbase: {os: rocky}\npackages:\n  system: [\"a; rm -rf /\"]\nenvironment:\n  GREETING: \"$(reboot) it's\"\n",
         );
-        let script = render(&t, &WorkspaceSetup { workspace: "w", service_secret: "x'; reboot; '" })
-            .expect("renders");
+        let script = render(
+            &t,
+            &WorkspaceSetup {
+                workspace: "w",
+                service_secret: "x'; reboot; '",
+            },
+        )
+        .expect("renders");
         assert!(script.contains("dnf install -y 'a; rm -rf /'"), "{script}");
         // Unquoting the generated line twice (once by the boot shell, once by the login shell
         // reading the profile) gives back exactly the template's value.
-        let line = script.lines().find(|l| l.contains("GREETING")).expect("env line");
+        let line = script
+            .lines()
+            .find(|l| l.contains("GREETING"))
+            .expect("env line");
         let words = shlex::split(line).expect("boot shell can parse it");
         assert_eq!(words[0], "echo");
         let exported = shlex::split(&words[1]).expect("login shell can parse it");
@@ -267,7 +341,10 @@ mod tests {
     #[test]
     fn oversize_scripts_are_refused_with_their_size() {
         let many: Vec<String> = (0..3000).map(|i| format!("package-number-{i}")).collect();
-        let text = format!("name: Big\nbase: {{os: rocky}}\npackages:\n  system: [{}]\n", many.join(", "));
+        let text = format!(
+            "name: Big\nbase: {{os: rocky}}\npackages:\n  system: [{}]\n",
+            many.join(", ")
+        );
         match render(&template(&text), &SETUP) {
             Err(UserDataError::TooLarge { size, limit }) => {
                 assert!(size > limit);
@@ -279,8 +356,12 @@ mod tests {
 
     #[test]
     fn unknown_services_need_a_command() {
-        let t = template("name: S\nbase: {os: rocky}\nservices:\n  - {name: mystery, port: 9000}\n");
-        assert_eq!(render(&t, &SETUP), Err(UserDataError::UnknownService("mystery".into())));
+        let t =
+            template("name: S\nbase: {os: rocky}\nservices:\n  - {name: mystery, port: 9000}\n");
+        assert_eq!(
+            render(&t, &SETUP),
+            Err(UserDataError::UnknownService("mystery".into()))
+        );
     }
 
     #[test]

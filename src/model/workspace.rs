@@ -7,7 +7,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound as _, Utc};
 use serde::{Deserialize, Serialize};
 
 /// The states the API reports, by the contract's names.
@@ -216,7 +216,10 @@ pub fn check_transition(state: WorkspaceState, action: Action) -> Result<(), Inv
     if allowed {
         Ok(())
     } else {
-        Err(InvalidTransition { action: action.as_str(), state })
+        Err(InvalidTransition {
+            action: action.as_str(),
+            state,
+        })
     }
 }
 
@@ -245,7 +248,9 @@ pub fn validate_name(name: &str) -> Result<(), NameError> {
     }
     let starts_ok = name.starts_with(|c: char| c.is_ascii_lowercase());
     let ends_ok = !name.ends_with('-');
-    let chars_ok = name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    let chars_ok = name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if starts_ok && ends_ok && chars_ok {
         Ok(())
     } else {
@@ -285,7 +290,8 @@ pub fn extend_ttl(
         Some(deadline) if deadline > now => deadline,
         _ => now,
     };
-    Ok(from + Duration::hours(hours))
+    // Deadlines are kept to the second, as the RFC 3339 tag shows them.
+    Ok(from.trunc_subsecs(0) + Duration::hours(hours))
 }
 
 /// Formats a duration the way the contract shows uptimes: `2h 45m 30s`, `4h 30m`, `45s`.
@@ -318,7 +324,9 @@ mod tests {
     use rstest::rstest;
 
     fn at(h: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 12, 3, h, 0, 0).single().expect("valid time")
+        Utc.with_ymd_and_hms(2026, 12, 3, h, 0, 0)
+            .single()
+            .expect("valid time")
     }
 
     #[rstest]
@@ -352,11 +360,21 @@ mod tests {
     #[case(Ec2State::Pending, Action::Launch, false, WorkspaceState::Launching)]
     #[case(Ec2State::Pending, Action::Start, false, WorkspaceState::Starting)]
     #[case(Ec2State::Pending, Action::Resume, true, WorkspaceState::Resuming)]
-    #[case(Ec2State::Stopping, Action::Hibernate, true, WorkspaceState::Hibernating)]
+    #[case(
+        Ec2State::Stopping,
+        Action::Hibernate,
+        true,
+        WorkspaceState::Hibernating
+    )]
     #[case(Ec2State::Stopped, Action::Hibernate, true, WorkspaceState::Hibernated)]
     #[case(Ec2State::Stopped, Action::Hibernate, false, WorkspaceState::Stopped)]
     #[case(Ec2State::Stopped, Action::Stop, true, WorkspaceState::Stopped)]
-    #[case(Ec2State::ShuttingDown, Action::Terminate, false, WorkspaceState::Terminating)]
+    #[case(
+        Ec2State::ShuttingDown,
+        Action::Terminate,
+        false,
+        WorkspaceState::Terminating
+    )]
     #[case(Ec2State::Terminated, Action::Stop, false, WorkspaceState::Terminated)]
     fn states_follow_ec2_and_intent(
         #[case] ec2: Ec2State,
@@ -401,7 +419,10 @@ mod tests {
 
     #[test]
     fn extend_refuses_absurd_hours() {
-        assert_eq!(extend_ttl(None, at(10), Some(100_000)), Err(ExtendTooLong(100_000)));
+        assert_eq!(
+            extend_ttl(None, at(10), Some(100_000)),
+            Err(ExtendTooLong(100_000))
+        );
     }
 
     #[rstest]

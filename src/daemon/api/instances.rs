@@ -14,8 +14,8 @@ use crate::daemon::extract::{JsonBody, OptionalJsonBody, PathParam};
 use crate::daemon::state::AppState;
 use crate::daemon::workspaces;
 use crate::model::api::{
-    ConnectInfo, ExtendRequest, HibernateResponse, HibernationStatus, LaunchRequest, ServiceConnect,
-    SshInfo, StateChange, TerminateRequest, TerminateResponse, Workspace,
+    ConnectInfo, ExtendRequest, HibernateResponse, HibernationStatus, LaunchRequest,
+    ServiceConnect, SshInfo, StateChange, TerminateRequest, TerminateResponse, Workspace,
 };
 use crate::model::ledger::time_in_state;
 use crate::model::template::ServiceAuth;
@@ -31,7 +31,10 @@ pub fn router() -> Router<AppState> {
         .route("/instances/{name}/resume", post(resume))
         .route("/instances/{name}/terminate", post(terminate))
         .route("/instances/{name}/connect", get(connect))
-        .route("/instances/{name}/hibernation-status", get(hibernation_status))
+        .route(
+            "/instances/{name}/hibernation-status",
+            get(hibernation_status),
+        )
         .route("/instances/{name}/extend", post(extend))
 }
 
@@ -47,7 +50,10 @@ async fn launch(
     Ok((StatusCode::ACCEPTED, Json(response)))
 }
 
-async fn stop(State(state): State<AppState>, PathParam(name): PathParam) -> ApiResult<Json<StateChange>> {
+async fn stop(
+    State(state): State<AppState>,
+    PathParam(name): PathParam,
+) -> ApiResult<Json<StateChange>> {
     let (row, new_state) = workspaces::change_state(&state, &name, Action::Stop).await?;
     Ok(Json(StateChange {
         previous_state: row.state(),
@@ -58,7 +64,10 @@ async fn stop(State(state): State<AppState>, PathParam(name): PathParam) -> ApiR
     }))
 }
 
-async fn start(State(state): State<AppState>, PathParam(name): PathParam) -> ApiResult<Json<StateChange>> {
+async fn start(
+    State(state): State<AppState>,
+    PathParam(name): PathParam,
+) -> ApiResult<Json<StateChange>> {
     let (row, new_state) = workspaces::change_state(&state, &name, Action::Start).await?;
     let message = if new_state == WorkspaceState::Resuming {
         "Resuming from hibernation - RAM state preserved"
@@ -74,7 +83,10 @@ async fn start(State(state): State<AppState>, PathParam(name): PathParam) -> Api
     }))
 }
 
-async fn resume(State(state): State<AppState>, PathParam(name): PathParam) -> ApiResult<Json<StateChange>> {
+async fn resume(
+    State(state): State<AppState>,
+    PathParam(name): PathParam,
+) -> ApiResult<Json<StateChange>> {
     let (row, new_state) = workspaces::change_state(&state, &name, Action::Resume).await?;
     Ok(Json(StateChange {
         previous_state: row.state(),
@@ -116,23 +128,43 @@ async fn terminate(
         )
         .remediation("Send {\"confirm\":\"DELETE\"} (optionally with \"backup_ebs\": true)"));
     }
-    let (row, snapshots) = workspaces::terminate(&state, &name, request.backup_ebs.unwrap_or(false)).await?;
+    let (row, snapshots) =
+        workspaces::terminate(&state, &name, request.backup_ebs.unwrap_or(false)).await?;
     let message = if snapshots.is_empty() {
         "Workspace terminating - all data will be permanently lost".to_string()
     } else {
-        format!("Workspace terminating - volumes backed up to {}", snapshots.join(", "))
+        format!(
+            "Workspace terminating - volumes backed up to {}",
+            snapshots.join(", ")
+        )
     };
-    let state_now = if row.instance_id.is_some() { WorkspaceState::Terminating } else { WorkspaceState::Terminated };
-    Ok(Json(TerminateResponse { name: row.name, state: state_now, message, snapshots }))
+    let state_now = if row.instance_id.is_some() {
+        WorkspaceState::Terminating
+    } else {
+        WorkspaceState::Terminated
+    };
+    Ok(Json(TerminateResponse {
+        name: row.name,
+        state: state_now,
+        message,
+        snapshots,
+    }))
 }
 
-async fn connect(State(state): State<AppState>, PathParam(name): PathParam) -> ApiResult<Json<ConnectInfo>> {
+async fn connect(
+    State(state): State<AppState>,
+    PathParam(name): PathParam,
+) -> ApiResult<Json<ConnectInfo>> {
     let row = workspaces::find(&state, &name).await?;
     if row.state() != WorkspaceState::Running {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "INVALID_STATE",
-            format!("Workspace '{}' is {}, so there is nothing to connect to", row.name, row.state()),
+            format!(
+                "Workspace '{}' is {}, so there is nothing to connect to",
+                row.name,
+                row.state()
+            ),
         )
         .remediation(match row.state() {
             WorkspaceState::Hibernated => "Resume it first: 'prism workspace resume NAME'",
@@ -148,16 +180,28 @@ async fn connect(State(state): State<AppState>, PathParam(name): PathParam) -> A
         .await
         .map_err(|e| ApiError::from_aws(&e))?
         .ok_or_else(|| ApiError::workspace_not_found(&name))?;
-    let host = observed.public_ip.clone().or(observed.private_ip.clone()).ok_or_else(|| {
-        ApiError::new(StatusCode::CONFLICT, "NO_ADDRESS", format!("Workspace '{}' has no IP address yet", row.name))
+    let host = observed
+        .public_ip
+        .clone()
+        .or(observed.private_ip.clone())
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "NO_ADDRESS",
+                format!("Workspace '{}' has no IP address yet", row.name),
+            )
             .remediation("Wait a few seconds and try again")
-    })?;
+        })?;
     let catalog = state.templates.current();
     let template = catalog.find(&row.template);
     let user = template
         .and_then(|t| t.base.ssh_user.clone())
         .unwrap_or_else(|| "ec2-user".to_string());
-    let key_arg = row.key_path.as_ref().map(|p| format!(" -i {}", shlex_quote(p))).unwrap_or_default();
+    let key_arg = row
+        .key_path
+        .as_ref()
+        .map(|p| format!(" -i {}", shlex_quote(p)))
+        .unwrap_or_default();
     let target = format!("{user}@{host}");
     let mut services = BTreeMap::new();
     if let Some(template) = template {
@@ -172,7 +216,9 @@ async fn connect(State(state): State<AppState>, PathParam(name): PathParam) -> A
                 .unwrap_or_else(|| user.clone());
             let (token, username, password) = match service.auth {
                 ServiceAuth::Token => (Some(row.service_secret.clone()), None, None),
-                ServiceAuth::Password => (None, Some(service_user), Some(row.service_secret.clone())),
+                ServiceAuth::Password => {
+                    (None, Some(service_user), Some(row.service_secret.clone()))
+                }
                 ServiceAuth::None => (None, None, None),
             };
             services.insert(
@@ -200,7 +246,9 @@ async fn connect(State(state): State<AppState>, PathParam(name): PathParam) -> A
 }
 
 fn shlex_quote(text: &str) -> String {
-    shlex::try_quote(text).map(|q| q.into_owned()).unwrap_or_else(|_| text.to_string())
+    shlex::try_quote(text)
+        .map(|q| q.into_owned())
+        .unwrap_or_else(|_| text.to_string())
 }
 
 async fn hibernation_status(
@@ -208,17 +256,26 @@ async fn hibernation_status(
     PathParam(name): PathParam,
 ) -> ApiResult<Json<HibernationStatus>> {
     let row = workspaces::find(&state, &name).await?;
-    let transitions = state.store.transitions(&[row.id]).await?.remove(&row.id).unwrap_or_default();
+    let transitions = state
+        .store
+        .transitions(&[row.id])
+        .await?
+        .remove(&row.id)
+        .unwrap_or_default();
     let now = Utc::now();
     let (rate, _) = workspaces::rate(&row);
     let hibernated = row.state() == WorkspaceState::Hibernated;
     let (since, seconds) = if hibernated {
-        let since = time_in_state(&transitions, WorkspaceState::Hibernated, now).1.unwrap_or(row.state_since);
+        let since = time_in_state(&transitions, WorkspaceState::Hibernated, now)
+            .1
+            .unwrap_or(row.state_since);
         (Some(since), (now - since).num_seconds().max(0))
     } else {
         (None, 0)
     };
-    let savings = rate.map_or(crate::model::money::Money::ZERO, |r| r.mul_div(i128::from(seconds), 3600));
+    let savings = rate.map_or(crate::model::money::Money::ZERO, |r| {
+        r.mul_div(i128::from(seconds), 3600)
+    });
     let reason = (!row.hibernation_configured).then(|| {
         format!(
             "this workspace was launched without hibernation (template '{}', type {})",

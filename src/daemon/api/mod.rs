@@ -6,9 +6,9 @@ mod templates;
 
 pub use system::SHUTDOWN_TIMEOUT_SECS;
 
+use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{HeaderName, StatusCode};
-use axum::Router;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -51,15 +51,23 @@ pub fn app(state: AppState) -> Router {
 }
 
 async fn not_found(request: Request) -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", format!("No API route {}", request.uri().path()))
-        .remediation("API routes live under /api/v1; see the API reference")
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+        format!("No API route {}", request.uri().path()),
+    )
+    .remediation("API routes live under /api/v1; see the API reference")
 }
 
 async fn method_not_allowed(request: Request) -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "METHOD_NOT_ALLOWED",
-        format!("{} is not allowed on {}", request.method(), request.uri().path()),
+        format!(
+            "{} is not allowed on {}",
+            request.method(),
+            request.uri().path()
+        ),
     )
     .remediation("Check the method in the API reference")
 }

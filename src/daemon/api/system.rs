@@ -32,13 +32,20 @@ async fn status(State(state): State<AppState>) -> ApiResult<Json<DaemonStatus>> 
         uptime: human_duration(uptime, true),
         uptime_seconds: uptime,
         api_version: "v1".into(),
-        aws_connectivity: if aws.is_ok() { "connected" } else { "disconnected" }.into(),
+        aws_connectivity: if aws.is_ok() {
+            "connected"
+        } else {
+            "disconnected"
+        }
+        .into(),
         aws_account: aws.as_ref().ok().cloned(),
         aws_error: aws.err(),
         active_profiles: 1,
         total_instances: u32::try_from(live.len()).unwrap_or(u32::MAX),
         active_instances: u32::try_from(
-            live.iter().filter(|r| r.state() == WorkspaceState::Running).count(),
+            live.iter()
+                .filter(|r| r.state() == WorkspaceState::Running)
+                .count(),
         )
         .unwrap_or(u32::MAX),
         region: state.cloud.default_region().into(),

@@ -46,7 +46,15 @@ fn summary(t: &Template) -> TemplateSummary {
 }
 
 async fn list(State(state): State<AppState>) -> Json<Vec<TemplateSummary>> {
-    Json(state.templates.current().templates().iter().map(summary).collect())
+    Json(
+        state
+            .templates
+            .current()
+            .templates()
+            .iter()
+            .map(summary)
+            .collect(),
+    )
 }
 
 async fn validate(State(state): State<AppState>) -> Json<ValidationSummary> {
@@ -72,13 +80,19 @@ async fn validate(State(state): State<AppState>) -> Json<ValidationSummary> {
         errors: catalog
             .file_errors()
             .iter()
-            .map(|e| FileErrorInfo { file: e.file.clone(), message: e.message.clone() })
+            .map(|e| FileErrorInfo {
+                file: e.file.clone(),
+                message: e.message.clone(),
+            })
             .collect(),
         validation_results: results,
     })
 }
 
-async fn info(State(state): State<AppState>, PathParam(name): PathParam) -> ApiResult<Json<TemplateInfo>> {
+async fn info(
+    State(state): State<AppState>,
+    PathParam(name): PathParam,
+) -> ApiResult<Json<TemplateInfo>> {
     let catalog = state.templates.current();
     let Some(t) = catalog.find(&name) else {
         return Err(match catalog.report_for(&name) {

@@ -10,9 +10,8 @@ mod validate;
 
 pub use resolve::{Origin, Parsed, ResolveError, SourceFile, Template, linearize, resolve};
 pub use spec::{
-    BaseSpec, IdleAction, IdleSpec, ImageLookup, ImageSpec, InstanceSpec, OsFamily,
-    PackageManager, PackageSource, ServiceAuth, ServiceSpec, TemplateSpec, UserSpec, parse,
-    slugify,
+    BaseSpec, IdleAction, IdleSpec, ImageLookup, ImageSpec, InstanceSpec, OsFamily, PackageManager,
+    PackageSource, ServiceAuth, ServiceSpec, TemplateSpec, UserSpec, parse, slugify,
 };
 pub use validate::{CHECKS, TemplateReport, ValidationStatus};
 
@@ -43,14 +42,21 @@ impl Catalog {
             match parse(&file.text) {
                 Ok(spec) => parsed.push(Parsed::new(spec, file.origin, file.path)),
                 Err(message) => {
-                    catalog.reports.push(TemplateReport::unparsable(&file.path, &message));
-                    catalog.file_errors.push(FileError { file: file.path, message });
+                    catalog
+                        .reports
+                        .push(TemplateReport::unparsable(&file.path, &message));
+                    catalog.file_errors.push(FileError {
+                        file: file.path,
+                        message,
+                    });
                 }
             }
         }
         let (specs, rejected) = resolve::apply_overrides(parsed);
         for (file, message) in rejected {
-            catalog.reports.push(TemplateReport::unparsable(&file, &message));
+            catalog
+                .reports
+                .push(TemplateReport::unparsable(&file, &message));
             catalog.file_errors.push(FileError { file, message });
         }
 
@@ -84,7 +90,9 @@ impl Catalog {
                 }
                 Err(error) => {
                     invalid.push(name.clone());
-                    catalog.reports.push(TemplateReport::unresolvable(&name, &path, &error));
+                    catalog
+                        .reports
+                        .push(TemplateReport::unresolvable(&name, &path, &error));
                 }
             }
         }
@@ -94,7 +102,9 @@ impl Catalog {
                 .iter()
                 .find(|ancestor| **ancestor != template.name && invalid.contains(ancestor));
             if let Some(parent) = bad_parent {
-                let error = ResolveError::InvalidParent { parent: parent.clone() };
+                let error = ResolveError::InvalidParent {
+                    parent: parent.clone(),
+                };
                 report.add_issue("inheritance", error.to_string());
             }
             if report.status == ValidationStatus::Valid {
@@ -126,7 +136,11 @@ impl Catalog {
             .iter()
             .find(|t| t.name == key)
             .or_else(|| self.templates.iter().find(|t| t.slug == key))
-            .or_else(|| self.templates.iter().find(|t| t.name.eq_ignore_ascii_case(key)))
+            .or_else(|| {
+                self.templates
+                    .iter()
+                    .find(|t| t.name.eq_ignore_ascii_case(key))
+            })
     }
 
     /// The report for a template by name or slug, valid or not.
@@ -144,10 +158,15 @@ mod tests {
     use super::*;
 
     fn file(origin: Origin, path: &str, text: &str) -> SourceFile {
-        SourceFile { origin, path: path.into(), text: text.into() }
+        SourceFile {
+            origin,
+            path: path.into(),
+            text: text.into(),
+        }
     }
 
-    const GOOD: &str = "name: Good\nbase:\n  os: rocky\n  ssh_user: rocky\n  image: {ssm: '/x/{arch}'}\n";
+    const GOOD: &str =
+        "name: Good\nbase:\n  os: rocky\n  ssh_user: rocky\n  image: {ssm: '/x/{arch}'}\n";
 
     #[test]
     fn one_bad_file_does_not_hide_the_others() {
@@ -165,12 +184,23 @@ mod tests {
     #[test]
     fn children_of_invalid_parents_are_invalid_too() {
         let catalog = Catalog::build(vec![
-            file(Origin::Bundled, "p.yml", "name: Parent\nports: [0]\nbase: {os: rocky}\n"),
-            file(Origin::Bundled, "c.yml", &format!("{GOOD}inherits: [Parent]\n")),
+            file(
+                Origin::Bundled,
+                "p.yml",
+                "name: Parent\nports: [0]\nbase: {os: rocky}\n",
+            ),
+            file(
+                Origin::Bundled,
+                "c.yml",
+                &format!("{GOOD}inherits: [Parent]\n"),
+            ),
         ]);
         assert!(catalog.find("Good").is_none());
         let report = catalog.report_for("Good").expect("reported");
-        assert!(report.issues.iter().any(|i| i.contains("Parent")), "{report:?}");
+        assert!(
+            report.issues.iter().any(|i| i.contains("Parent")),
+            "{report:?}"
+        );
     }
 
     #[test]
@@ -181,14 +211,21 @@ mod tests {
         ]);
         assert!(catalog.templates().is_empty());
         let report = catalog.report_for("Good").expect("reported");
-        assert!(report.issues.iter().any(|i| i.contains("Good → B → Good")), "{report:?}");
+        assert!(
+            report.issues.iter().any(|i| i.contains("Good → B → Good")),
+            "{report:?}"
+        );
     }
 
     #[test]
     fn duplicate_slugs_are_refused() {
         let catalog = Catalog::build(vec![
             file(Origin::Bundled, "a.yml", GOOD),
-            file(Origin::Bundled, "b.yml", &GOOD.replace("name: Good", "name: Other\nslug: good")),
+            file(
+                Origin::Bundled,
+                "b.yml",
+                &GOOD.replace("name: Good", "name: Other\nslug: good"),
+            ),
         ]);
         assert_eq!(catalog.templates().len(), 1);
     }

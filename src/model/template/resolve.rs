@@ -166,7 +166,12 @@ pub struct Parsed {
 impl Parsed {
     pub fn new(spec: TemplateSpec, origin: Origin, path: String) -> Parsed {
         let slug = spec.slug.clone().unwrap_or_else(|| slugify(&spec.name));
-        Parsed { spec, slug, origin, path }
+        Parsed {
+            spec,
+            slug,
+            origin,
+            path,
+        }
     }
 }
 
@@ -198,7 +203,10 @@ pub fn linearize(specs: &[Parsed], name: &str) -> Result<Vec<String>, ResolveErr
             let Some(found) = find_spec(specs, parent) else {
                 let mut chain = stack.clone();
                 chain.push(parent.clone());
-                return Err(ResolveError::MissingParent { missing: parent.clone(), chain });
+                return Err(ResolveError::MissingParent {
+                    missing: parent.clone(),
+                    chain,
+                });
             };
             let parent_name = found.spec.name.clone();
             visit(specs, &parent_name, stack, done, out)?;
@@ -234,7 +242,10 @@ fn chains(specs: &[Parsed], name: &str) -> Vec<String> {
         }
         out
     }
-    paths(specs, name, 0).into_iter().map(|p| p.join(" → ")).collect()
+    paths(specs, name, 0)
+        .into_iter()
+        .map(|p| p.join(" → "))
+        .collect()
 }
 
 fn extend_unique<T: PartialEq>(into: &mut Vec<T>, items: impl IntoIterator<Item = T>) {
@@ -287,7 +298,10 @@ impl Merged {
         }
         later(&mut self.package_manager, &spec.package_manager);
         for (source, list) in &spec.packages {
-            extend_unique(self.packages.entry(*source).or_default(), list.iter().cloned());
+            extend_unique(
+                self.packages.entry(*source).or_default(),
+                list.iter().cloned(),
+            );
         }
         merge_named(&mut self.users, &spec.users, |u| u.name.as_str());
         merge_named(&mut self.services, &spec.services, |s| s.name.as_str());
@@ -300,7 +314,10 @@ impl Merged {
                 self.instance.sizes.insert(*size, instance_type.clone());
             }
             later(&mut self.instance.root_volume_gb, &instance.root_volume_gb);
-            later(&mut self.instance.root_volume_type, &instance.root_volume_type);
+            later(
+                &mut self.instance.root_volume_type,
+                &instance.root_volume_type,
+            );
             later(&mut self.instance.hibernation, &instance.hibernation);
         }
         if let Some(idle) = &spec.idle {
@@ -326,7 +343,10 @@ pub fn resolve(specs: &[Parsed], name: &str) -> Result<Template, ResolveError> {
         }
     }
     let Some(own) = specs.iter().find(|p| p.spec.name == name) else {
-        return Err(ResolveError::MissingParent { missing: name.to_string(), chain: vec![] });
+        return Err(ResolveError::MissingParent {
+            missing: name.to_string(),
+            chain: vec![],
+        });
     };
 
     let mut ports = vec![22];
@@ -377,11 +397,24 @@ pub fn apply_overrides(parsed: Vec<Parsed>) -> (Vec<Parsed>, Vec<(String, String
                 by_name.insert(key, chosen.len());
                 chosen.push(candidate);
             }
-            Some(at) if chosen[at].origin == Origin::Bundled && candidate.origin == Origin::User => {
+            Some(at)
+                if chosen[at].origin == Origin::Bundled && candidate.origin == Origin::User =>
+            {
+                // An override without its own slug keeps the bundled one, so that scripts
+                // naming the slug keep working.
+                let mut candidate = candidate;
+                if candidate.spec.slug.is_none() {
+                    candidate.slug = chosen[at].slug.clone();
+                }
                 chosen[at] = candidate;
             }
-            Some(at) if chosen[at].origin == Origin::User && candidate.origin == Origin::Bundled => {
+            Some(at)
+                if chosen[at].origin == Origin::User && candidate.origin == Origin::Bundled =>
+            {
                 // The user's file already overrides this bundled one.
+                if chosen[at].spec.slug.is_none() {
+                    chosen[at].slug = candidate.slug;
+                }
             }
             Some(at) => rejected.push((
                 candidate.path.clone(),
@@ -405,7 +438,11 @@ mod tests {
             .iter()
             .enumerate()
             .map(|(i, text)| {
-                Parsed::new(parse(text).expect("test spec parses"), Origin::Bundled, format!("f{i}"))
+                Parsed::new(
+                    parse(text).expect("test spec parses"),
+                    Origin::Bundled,
+                    format!("f{i}"),
+                )
             })
             .collect()
     }
@@ -422,7 +459,10 @@ mod tests {
         let child = resolve(&all, "Child").expect("resolves");
         assert_eq!(child.description, "base");
         assert_eq!(child.package_manager, PackageManager::Conda);
-        assert_eq!(child.packages[&PackageSource::System], vec!["git", "tmux", "htop"]);
+        assert_eq!(
+            child.packages[&PackageSource::System],
+            vec!["git", "tmux", "htop"]
+        );
         assert_eq!(child.packages[&PackageSource::Conda], vec!["numpy"]);
         assert_eq!(child.ports, vec![22, 80, 8888]);
         assert_eq!(child.environment["A"], "1");
@@ -454,7 +494,10 @@ mod tests {
         let leaf = resolve(&all, "Leaf").expect("resolves");
         assert_eq!(leaf.resolution_order, vec!["Root", "Left", "Right", "Leaf"]);
         assert_eq!(leaf.setup, vec!["root", "left", "right", "leaf"]);
-        assert_eq!(leaf.dependency_chain, vec!["Root → Left → Leaf", "Root → Right → Leaf"]);
+        assert_eq!(
+            leaf.dependency_chain,
+            vec!["Root → Left → Leaf", "Root → Right → Leaf"]
+        );
     }
 
     #[test]
@@ -475,7 +518,10 @@ mod tests {
             "name: C\ninherits: [B]\n",
         ]);
         let err = resolve(&all, "A").expect_err("cycle");
-        assert_eq!(err, ResolveError::Cycle(vec!["A".into(), "C".into(), "B".into(), "A".into()]));
+        assert_eq!(
+            err,
+            ResolveError::Cycle(vec!["A".into(), "C".into(), "B".into(), "A".into()])
+        );
         assert_eq!(err.to_string(), "inheritance cycle: A → C → B → A");
     }
 
@@ -500,7 +546,10 @@ mod tests {
 
     #[test]
     fn parents_may_be_named_by_slug() {
-        let all = specs(&["name: Rocky Linux 9 Base\n", "name: C\ninherits: [rocky-linux-9-base]\n"]);
+        let all = specs(&[
+            "name: Rocky Linux 9 Base\n",
+            "name: C\ninherits: [rocky-linux-9-base]\n",
+        ]);
         let c = resolve(&all, "C").expect("resolves");
         assert_eq!(c.resolution_order, vec!["Rocky Linux 9 Base", "C"]);
     }
@@ -513,21 +562,39 @@ mod tests {
 
     #[test]
     fn user_files_override_bundled_files_of_the_same_name() {
-        let bundled = Parsed::new(parse("name: T\ndescription: old\n").expect("ok"), Origin::Bundled, "b".into());
-        let user = Parsed::new(parse("name: t\ndescription: new\n").expect("ok"), Origin::User, "u".into());
+        let bundled = Parsed::new(
+            parse("name: T\ndescription: old\n").expect("ok"),
+            Origin::Bundled,
+            "b".into(),
+        );
+        let user = Parsed::new(
+            parse("name: t\ndescription: new\n").expect("ok"),
+            Origin::User,
+            "u".into(),
+        );
         let (chosen, rejected) = apply_overrides(vec![bundled.clone(), user.clone()]);
         assert_eq!(chosen.len(), 1);
         assert_eq!(chosen[0].path, "u");
+        assert_eq!(chosen[0].slug, "t", "an override keeps the bundled slug");
         assert!(rejected.is_empty());
         // Order of discovery does not matter.
         let (chosen, _) = apply_overrides(vec![user, bundled]);
         assert_eq!(chosen[0].path, "u");
+        assert_eq!(chosen[0].slug, "t");
     }
 
     #[test]
     fn duplicate_names_within_one_origin_are_reported() {
-        let a = Parsed::new(parse("name: T\n").expect("ok"), Origin::User, "a.yml".into());
-        let b = Parsed::new(parse("name: T\n").expect("ok"), Origin::User, "b.yml".into());
+        let a = Parsed::new(
+            parse("name: T\n").expect("ok"),
+            Origin::User,
+            "a.yml".into(),
+        );
+        let b = Parsed::new(
+            parse("name: T\n").expect("ok"),
+            Origin::User,
+            "b.yml".into(),
+        );
         let (chosen, rejected) = apply_overrides(vec![a, b]);
         assert_eq!(chosen.len(), 1);
         assert_eq!(rejected.len(), 1);

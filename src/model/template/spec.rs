@@ -77,7 +77,10 @@ pub struct ImageSpec {
 impl ImageSpec {
     /// The lookup for one architecture, with `{arch}` filled in.
     pub fn for_arch(&self, arch: Arch) -> ImageLookup {
-        let spelled = self.arch_names.get(&arch).map_or(arch.as_str(), String::as_str);
+        let spelled = self
+            .arch_names
+            .get(&arch)
+            .map_or(arch.as_str(), String::as_str);
         match (&self.ssm, &self.name) {
             (Some(parameter), _) => ImageLookup::Ssm(parameter.replace("{arch}", spelled)),
             (None, Some(name)) => ImageLookup::Filter {
@@ -94,7 +97,11 @@ impl ImageSpec {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum ImageLookup {
     Ssm(String),
-    Filter { owners: Vec<String>, name: String, arch: Arch },
+    Filter {
+        owners: Vec<String>,
+        name: String,
+        arch: Arch,
+    },
     Missing,
 }
 
@@ -276,8 +283,14 @@ mod tests {
 
     #[test]
     fn slugs_are_url_friendly() {
-        assert_eq!(slugify("Rocky Linux 9 + Conda Stack"), "rocky-linux-9-conda-stack");
-        assert_eq!(slugify("Python Machine Learning (Simplified)"), "python-machine-learning-simplified");
+        assert_eq!(
+            slugify("Rocky Linux 9 + Conda Stack"),
+            "rocky-linux-9-conda-stack"
+        );
+        assert_eq!(
+            slugify("Python Machine Learning (Simplified)"),
+            "python-machine-learning-simplified"
+        );
         assert_eq!(slugify("  --R--  "), "r");
     }
 
@@ -298,7 +311,9 @@ mod tests {
             }
         );
         match spec.for_arch(Arch::Arm64) {
-            ImageLookup::Filter { name, .. } => assert_eq!(name, "ubuntu-noble-24.04-arm64-server-*"),
+            ImageLookup::Filter { name, .. } => {
+                assert_eq!(name, "ubuntu-noble-24.04-arm64-server-*")
+            }
             other => panic!("unexpected {other:?}"),
         }
     }

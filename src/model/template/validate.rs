@@ -88,7 +88,9 @@ fn is_posix_user(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 32
         && name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
 }
 
 /// Package specs as conda, pip, dnf and apt write them: `numpy`, `r-base=4.3`, `torch==2.1`,
@@ -98,7 +100,9 @@ fn is_package_spec(spec: &str) -> bool {
     !spec.is_empty()
         && spec.len() <= 200
         && spec.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && spec.chars().all(|c| c.is_ascii_alphanumeric() || "._+-=<>!~*@/:[],".contains(c))
+        && spec
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._+-=<>!~*@/:[],".contains(c))
 }
 
 fn is_env_key(key: &str) -> bool {
@@ -111,40 +115,62 @@ pub fn validate(t: &Template) -> TemplateReport {
     let mut r = TemplateReport::new(&t.name, Some(t.slug.clone()), &t.path);
 
     if t.slug.is_empty()
-        || !t.slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        || !t
+            .slug
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
     {
-        r.add_issue("names", format!("slug '{}' must be lowercase letters, digits and hyphens", t.slug));
+        r.add_issue(
+            "names",
+            format!(
+                "slug '{}' must be lowercase letters, digits and hyphens",
+                t.slug
+            ),
+        );
     }
     if t.name.len() > 128 {
         r.add_issue("names", "name is longer than 128 characters".into());
     }
 
-    match t.base.os {
-        None => r.add_issue("base image", "base.os is not set (amazon-linux, rocky or ubuntu)".into()),
-        Some(_) => {}
+    if t.base.os.is_none() {
+        r.add_issue(
+            "base image",
+            "base.os is not set (amazon-linux, rocky or ubuntu)".into(),
+        );
     }
     match t.base.ssh_user.as_deref() {
         None => r.add_issue("base image", "base.ssh_user is not set".into()),
-        Some(user) if !is_posix_user(user) => {
-            r.add_issue("base image", format!("base.ssh_user '{user}' is not a valid user name"))
-        }
+        Some(user) if !is_posix_user(user) => r.add_issue(
+            "base image",
+            format!("base.ssh_user '{user}' is not a valid user name"),
+        ),
         Some(_) => {}
     }
     match &t.base.image {
-        None => r.add_issue("base image", "base.image is not set (an ssm parameter or a name filter)".into()),
+        None => r.add_issue(
+            "base image",
+            "base.image is not set (an ssm parameter or a name filter)".into(),
+        ),
         Some(image) => match (&image.ssm, &image.name) {
-            (Some(_), Some(_)) => r.add_issue("base image", "base.image has both ssm and name; use one".into()),
+            (Some(_), Some(_)) => r.add_issue(
+                "base image",
+                "base.image has both ssm and name; use one".into(),
+            ),
             (None, None) => r.add_issue("base image", "base.image needs ssm or name".into()),
-            (None, Some(_)) if image.owners.is_empty() => {
-                r.add_issue("base image", "base.image.name needs owners, or any account's image could match".into())
-            }
+            (None, Some(_)) if image.owners.is_empty() => r.add_issue(
+                "base image",
+                "base.image.name needs owners, or any account's image could match".into(),
+            ),
             _ => {}
         },
     }
 
     for package in t.all_packages() {
         if !is_package_spec(&package) {
-            r.add_issue("packages", format!("'{package}' is not a package name or version spec"));
+            r.add_issue(
+                "packages",
+                format!("'{package}' is not a package name or version spec"),
+            );
         }
     }
 
@@ -153,9 +179,18 @@ pub fn validate(t: &Template) -> TemplateReport {
             r.add_issue("users", format!("'{}' is not a valid user name", user.name));
         }
         if let Some(shell) = &user.shell
-            && (!shell.starts_with('/') || !shell.chars().all(|c| c.is_ascii_alphanumeric() || "/_-.".contains(c)))
+            && (!shell.starts_with('/')
+                || !shell
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "/_-.".contains(c)))
         {
-            r.add_issue("users", format!("shell '{shell}' for '{}' must be an absolute path", user.name));
+            r.add_issue(
+                "users",
+                format!(
+                    "shell '{shell}' for '{}' must be an absolute path",
+                    user.name
+                ),
+            );
         }
     }
 
@@ -165,28 +200,53 @@ pub fn validate(t: &Template) -> TemplateReport {
 
     for service in &t.services {
         let name_ok = service.name.starts_with(|c: char| c.is_ascii_lowercase())
-            && service.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            && service
+                .name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
         if !name_ok {
-            r.add_issue("services", format!("service name '{}' must be lowercase letters, digits and hyphens", service.name));
+            r.add_issue(
+                "services",
+                format!(
+                    "service name '{}' must be lowercase letters, digits and hyphens",
+                    service.name
+                ),
+            );
         }
         let known = matches!(service.name.as_str(), "jupyter" | "rstudio");
         if !known && service.command.is_none() {
-            r.add_issue("services", format!("service '{}' needs a command (only jupyter and rstudio are built in)", service.name));
+            r.add_issue(
+                "services",
+                format!(
+                    "service '{}' needs a command (only jupyter and rstudio are built in)",
+                    service.name
+                ),
+            );
         }
         if service.port == Some(0) {
             r.add_issue("services", format!("service '{}' has port 0", service.name));
         }
         if let Some(user) = &service.user {
-            let exists = t.users.iter().any(|u| &u.name == user) || t.base.ssh_user.as_ref() == Some(user);
+            let exists =
+                t.users.iter().any(|u| &u.name == user) || t.base.ssh_user.as_ref() == Some(user);
             if !exists {
-                r.add_issue("services", format!("service '{}' runs as '{user}', who is not one of the template's users", service.name));
+                r.add_issue(
+                    "services",
+                    format!(
+                        "service '{}' runs as '{user}', who is not one of the template's users",
+                        service.name
+                    ),
+                );
             }
         }
     }
 
     for (size, instance_type) in &t.instance.sizes {
         if !looks_like_instance_type(instance_type) {
-            r.add_issue("instance", format!("sizes.{size}: '{instance_type}' is not an instance type"));
+            r.add_issue(
+                "instance",
+                format!("sizes.{size}: '{instance_type}' is not an instance type"),
+            );
         }
     }
     if t.instance_type_for(t.default_size()).is_none() {
@@ -202,10 +262,19 @@ pub fn validate(t: &Template) -> TemplateReport {
     }
     let root = t.root_volume_gb();
     if !(8..=16_384).contains(&root) {
-        r.add_issue("instance", format!("root_volume_gb {root} must be between 8 and 16384"));
+        r.add_issue(
+            "instance",
+            format!("root_volume_gb {root} must be between 8 and 16384"),
+        );
     }
     if pricing::ebs_gb_month(t.root_volume_type()).is_none() {
-        r.add_issue("instance", format!("root_volume_type '{}' is not an EBS volume type", t.root_volume_type()));
+        r.add_issue(
+            "instance",
+            format!(
+                "root_volume_type '{}' is not an EBS volume type",
+                t.root_volume_type()
+            ),
+        );
     }
     if t.idle.idle_minutes == Some(0) {
         r.add_issue("instance", "idle.idle_minutes must be at least 1".into());
@@ -213,14 +282,20 @@ pub fn validate(t: &Template) -> TemplateReport {
 
     for key in t.environment.keys() {
         if !is_env_key(key) {
-            r.add_issue("environment", format!("'{key}' is not a valid variable name"));
+            r.add_issue(
+                "environment",
+                format!("'{key}' is not a valid variable name"),
+            );
         }
     }
 
     // The longest name and a full-length secret: if this fits, every launch fits.
     let longest_name = "w".repeat(63);
     let secret = "s".repeat(32);
-    let setup = WorkspaceSetup { workspace: &longest_name, service_secret: &secret };
+    let setup = WorkspaceSetup {
+        workspace: &longest_name,
+        service_secret: &secret,
+    };
     if let Err(error) = userdata::render(t, &setup) {
         r.add_issue("user data", error.to_string());
     }
@@ -233,7 +308,11 @@ mod tests {
     use crate::model::template::{Origin, Parsed, parse, resolve};
 
     fn report(text: &str) -> TemplateReport {
-        let parsed = vec![Parsed::new(parse(text).expect("parses"), Origin::User, "t.yml".into())];
+        let parsed = vec![Parsed::new(
+            parse(text).expect("parses"),
+            Origin::User,
+            "t.yml".into(),
+        )];
         let name = parsed[0].spec.name.clone();
         validate(&resolve(&parsed, &name).expect("resolves"))
     }
@@ -255,23 +334,43 @@ mod tests {
         ));
         assert_eq!(r.status, ValidationStatus::Invalid);
         for check in ["packages", "users", "ports", "instance", "environment"] {
-            assert!(r.issues.iter().any(|i| i.starts_with(check)), "{check} missing: {:?}", r.issues);
+            assert!(
+                r.issues.iter().any(|i| i.starts_with(check)),
+                "{check} missing: {:?}",
+                r.issues
+            );
         }
         assert_eq!(r.checks_passed, CHECKS.len() - 5);
     }
 
     #[test]
     fn images_need_exactly_one_lookup() {
-        let r = report("name: T\nbase:\n  os: rocky\n  ssh_user: rocky\n  image: {ssm: /a, name: b, owners: [x]}\n");
-        assert!(r.issues.iter().any(|i| i.contains("both ssm and name")), "{:?}", r.issues);
+        let r = report(
+            "name: T\nbase:\n  os: rocky\n  ssh_user: rocky\n  image: {ssm: /a, name: b, owners: [x]}\n",
+        );
+        assert!(
+            r.issues.iter().any(|i| i.contains("both ssm and name")),
+            "{:?}",
+            r.issues
+        );
         let r = report("name: T\nbase:\n  os: rocky\n  ssh_user: rocky\n  image: {name: 'x-*'}\n");
-        assert!(r.issues.iter().any(|i| i.contains("owners")), "{:?}", r.issues);
+        assert!(
+            r.issues.iter().any(|i| i.contains("owners")),
+            "{:?}",
+            r.issues
+        );
     }
 
     #[test]
     fn arm_gpu_templates_need_their_own_sizes() {
-        let r = report(&format!("{BASE}instance:\n  family: gpu\n  architecture: arm64\n"));
-        assert!(r.issues.iter().any(|i| i.contains("instance.sizes")), "{:?}", r.issues);
+        let r = report(&format!(
+            "{BASE}instance:\n  family: gpu\n  architecture: arm64\n"
+        ));
+        assert!(
+            r.issues.iter().any(|i| i.contains("instance.sizes")),
+            "{:?}",
+            r.issues
+        );
         let r = report(&format!(
             "{BASE}instance:\n  family: gpu\n  architecture: arm64\n  sizes: {{M: g5g.xlarge}}\n"
         ));
@@ -280,7 +379,13 @@ mod tests {
 
     #[test]
     fn services_running_as_strangers_are_refused() {
-        let r = report(&format!("{BASE}services:\n  - {{name: jupyter, port: 8888, user: nobody}}\n"));
-        assert!(r.issues.iter().any(|i| i.contains("nobody")), "{:?}", r.issues);
+        let r = report(&format!(
+            "{BASE}services:\n  - {{name: jupyter, port: 8888, user: nobody}}\n"
+        ));
+        assert!(
+            r.issues.iter().any(|i| i.contains("nobody")),
+            "{:?}",
+            r.issues
+        );
     }
 }

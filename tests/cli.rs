@@ -1,0 +1,121 @@
+//! The CLI as a script would use it: real binary, real HTTP, real daemon.
+
+mod common;
+
+use std::process::Output;
+
+use common::{Daemon, unique};
+
+fn prism(daemon: &Daemon, args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_prism"))
+        .args(args)
+        .env("PRISM_DAEMON_URL", &daemon.url)
+        .output()
+        .expect("run prism")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn launch_list_and_terminate_from_the_command_line() {
+    let daemon = Daemon::start();
+    let name = unique("cli");
+    let out = prism(
+        &daemon,
+        &[
+            "workspace",
+            "launch",
+            &name,
+            "--template",
+            "rocky-9-base",
+            "--size",
+            "S",
+            "--wait",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("running"), "{}", stdout(&out));
+
+    let out = prism(&daemon, &["workspace", "list"]);
+    assert!(out.status.success());
+    let table = stdout(&out);
+    assert!(table.starts_with("NAME"), "{table}");
+    assert!(
+        table.contains(&name) && table.contains("t3.medium") && table.contains("$0.0416"),
+        "{table}"
+    );
+
+    let out = prism(&daemon, &["-o", "json", "workspace", "list"]);
+    let list: Vec<prism::model::api::Workspace> =
+        serde_json::from_slice(&out.stdout).expect("json list");
+    assert_eq!(list.len(), 1);
+
+    let out = prism(&daemon, &["workspace", "connect", &name]);
+    assert!(stdout(&out).starts_with("ssh "), "{}", stdout(&out));
+
+    // Without --yes and without a terminal, terminate refuses.
+    let out = prism(&daemon, &["workspace", "terminate", &name]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--yes"));
+    let out = prism(&daemon, &["workspace", "terminate", &name, "--yes"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn errors_exit_non_zero_with_the_remediation() {
+    let daemon = Daemon::start();
+    let out = prism(&daemon, &["workspace", "stop", "no-such-box"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stderr(&out);
+    assert!(
+        text.contains("not found") && text.contains("hint: Use 'prism workspace list'"),
+        "{text}"
+    );
+
+    let out = prism(
+        &daemon,
+        &["workspace", "launch", "Bad_Name", "--template", "python-ml"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("DNS-safe"), "{}", stderr(&out));
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_prism"))
+        .args(["daemon", "status"])
+        .env("PRISM_DAEMON_URL", "http://127.0.0.1:1")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        stderr(&out).contains("cannot reach the prism daemon"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn templates_commands_print_tables_and_json() {
+    let daemon = Daemon::start();
+    let out = prism(&daemon, &["templates", "list"]);
+    assert!(stdout(&out).contains("Rocky Linux 9 + Conda Stack"));
+    let out = prism(
+        &daemon,
+        &["templates", "info", "Rocky Linux 9 + Conda Stack"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("Rocky Linux 9 Base → Rocky Linux 9 + Conda Stack"),
+        "{}",
+        stdout(&out)
+    );
+    let out = prism(&daemon, &["templates", "validate", "-o", "json"]);
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(summary["total_templates"], summary["validated"]);
+    let out = prism(&daemon, &["daemon", "status"]);
+    assert!(stdout(&out).contains("connected"), "{}", stdout(&out));
+}

@@ -1,0 +1,320 @@
+//! Test harness: starts the real `prism` binary as a daemon against the moto server that
+//! `scripts/test` runs, with its own directories and its own owner tag so that tests sharing
+//! one moto never see each other's workspaces.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use prism::client::DaemonClient;
+use prism::model::api::{LaunchRequest, Workspace};
+use prism::model::workspace::WorkspaceState;
+use prism::paths::{RuntimeInfo, read_runtime, runtime_file};
+
+/// The moto endpoint the tests use; refuses to run without one rather than reach real AWS.
+pub fn moto_url() -> String {
+    match std::env::var("AWS_ENDPOINT_URL") {
+        Ok(url) if url.starts_with("http://127.0.0.1") || url.starts_with("http://localhost") => {
+            url
+        }
+        Ok(url) => panic!("AWS_ENDPOINT_URL={url} is not a local moto server; run scripts/test"),
+        Err(_) => panic!(
+            "AWS_ENDPOINT_URL is not set: integration tests need the moto server that \
+             scripts/test starts. Run `scripts/test` (see the README)."
+        ),
+    }
+}
+
+/// A unique suffix for names and owners.
+pub fn unique(prefix: &str) -> String {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    format!("{prefix}-{}", &id[..10])
+}
+
+/// A running daemon process and its directories.
+pub struct Daemon {
+    child: Option<Child>,
+    pub dir: tempfile::TempDir,
+    pub owner: String,
+    pub url: String,
+    pub extra_env: Vec<(String, String)>,
+}
+
+impl Daemon {
+    /// Starts a daemon with a fresh configuration.
+    pub fn start() -> Daemon {
+        Daemon::start_with(&[])
+    }
+
+    /// Starts a daemon with extra `PRISM_*` settings.
+    pub fn start_with(env: &[(&str, &str)]) -> Daemon {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir_all(dir.path().join("config/templates")).expect("config dir");
+        let mut daemon = Daemon {
+            child: None,
+            dir,
+            owner: unique("test-owner"),
+            url: String::new(),
+            extra_env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        daemon.spawn();
+        daemon
+    }
+
+    pub fn config_dir(&self) -> PathBuf {
+        self.dir.path().join("config")
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn templates_dir(&self) -> PathBuf {
+        self.config_dir().join("templates")
+    }
+
+    /// The command line the daemon runs with, for tests that run the binary themselves.
+    pub fn command(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_prism"));
+        command
+            .env("PRISM_CONFIG_DIR", self.config_dir())
+            .env("PRISM_DATA_DIR", self.data_dir())
+            .env("PRISM_OWNER", &self.owner)
+            .env("PRISM_SSH_PUBLIC_KEY", "")
+            .env("PRISM_POLL_INTERVAL_SECS", "5")
+            .env("PRISM_AWS_MAX_ATTEMPTS", "2")
+            .env("PRISM_LOG", "info,prism=debug")
+            .env_remove("PRISM_DAEMON_URL");
+        for (key, value) in &self.extra_env {
+            command.env(key, value);
+        }
+        command
+    }
+
+    fn spawn(&mut self) {
+        moto_url();
+        let runtime = runtime_file(&self.data_dir());
+        let _ = std::fs::remove_file(&runtime);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("daemon-stderr.log"))
+            .expect("log file");
+        let mut command = self.command();
+        command
+            .args(["daemon", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::null())
+            .stderr(log);
+        let child = command.spawn().expect("start prism daemon");
+        self.child = Some(child);
+        let info = self.wait_for_runtime(&runtime);
+        self.url = format!("http://{}", info.address);
+    }
+
+    fn wait_for_runtime(&mut self, path: &Path) -> RuntimeInfo {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Some(info) = read_runtime(path) {
+                return info;
+            }
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                panic!("daemon exited early ({status}); log:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("daemon did not start within 30 s; log:\n{}", self.log());
+    }
+
+    /// Everything the daemon wrote to stderr so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("daemon-stderr.log")).unwrap_or_default()
+    }
+
+    pub fn client(&self) -> DaemonClient {
+        DaemonClient::new(&self.url).expect("client")
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).expect("running")
+    }
+
+    /// SIGKILL: no chance to clean up, as in a crash.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the daemon again on the same directories (after `kill` or a shutdown).
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+
+    /// Waits for the process to exit by itself, up to `limit`.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        let child = self.child.as_mut()?;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                self.child = None;
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
+    /// A raw HTTP client for requests the typed client would never send.
+    pub fn http(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("http")
+    }
+
+    pub fn api(&self, path: &str) -> String {
+        format!("{}/api/v1/{}", self.url, path.trim_start_matches('/'))
+    }
+
+    /// Polls the list until `name` reaches `state`, up to 60 s.
+    pub async fn wait_for(&self, name: &str, state: WorkspaceState) -> Workspace {
+        let client = self.client();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut last = None;
+        while Instant::now() < deadline {
+            let list = client.workspaces().await.expect("list");
+            if let Some(w) = list.into_iter().rfind(|w| w.name == name) {
+                if w.state == state {
+                    return w;
+                }
+                if w.state == WorkspaceState::Failed && state != WorkspaceState::Failed {
+                    panic!(
+                        "workspace {name} failed: {:?}\n{}",
+                        w.launch_error,
+                        self.log()
+                    );
+                }
+                last = Some(w);
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        panic!(
+            "{name} never reached {state}; last seen {last:?}\n{}",
+            self.log()
+        );
+    }
+
+    /// Launches and waits until running.
+    pub async fn launch_running(&self, name: &str, template: &str) -> Workspace {
+        let request = LaunchRequest {
+            name: name.into(),
+            template: template.into(),
+            ..Default::default()
+        };
+        self.client()
+            .launch(&request)
+            .await
+            .expect("launch accepted");
+        self.wait_for(name, WorkspaceState::Running).await
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A plain EC2 client on moto, to check what the daemon did in EC2 itself.
+pub async fn ec2() -> aws_sdk_ec2::Client {
+    let url = moto_url();
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(url)
+        .region(aws_config::Region::new("us-east-1"))
+        .load()
+        .await;
+    aws_sdk_ec2::Client::new(&config)
+}
+
+/// One instance as EC2 reports it: state name and tags.
+#[derive(Debug, Clone)]
+pub struct Ec2View {
+    pub id: String,
+    pub state: String,
+    pub tags: BTreeMap<String, String>,
+    pub hibernation_configured: bool,
+    pub instance_type: String,
+}
+
+/// Every instance EC2 holds with `prism:owner = owner`, terminated ones included.
+pub async fn ec2_instances(owner: &str) -> Vec<Ec2View> {
+    let out = ec2()
+        .await
+        .describe_instances()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("tag:prism:owner")
+                .values(owner)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("describe instances");
+    out.reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .map(|i| Ec2View {
+            id: i.instance_id().unwrap_or_default().to_string(),
+            state: i
+                .state()
+                .and_then(|s| s.name())
+                .map(|n| n.as_str().to_string())
+                .unwrap_or_default(),
+            tags: i
+                .tags()
+                .iter()
+                .map(|t| {
+                    (
+                        t.key().unwrap_or_default().to_string(),
+                        t.value().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect(),
+            hibernation_configured: i
+                .hibernation_options()
+                .and_then(|h| h.configured())
+                .unwrap_or(false),
+            instance_type: i
+                .instance_type()
+                .map(|t| t.as_str().to_string())
+                .unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// The JSON error body's code and remediation from a raw response.
+pub async fn error_of(response: reqwest::Response) -> (u16, serde_json::Value) {
+    let status = response.status().as_u16();
+    let body: serde_json::Value = response.json().await.expect("error body is JSON");
+    let error = body
+        .get("error")
+        .cloned()
+        .unwrap_or_else(|| panic!("no error object in {body}"));
+    for field in ["code", "message", "remediation", "timestamp"] {
+        assert!(
+            error.get(field).is_some(),
+            "error body lacks {field}: {body}"
+        );
+    }
+    (status, error)
+}

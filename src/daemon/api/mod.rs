@@ -9,6 +9,7 @@ pub use system::SHUTDOWN_TIMEOUT_SECS;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{HeaderName, StatusCode};
+use axum::routing::any;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -22,11 +23,16 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Builds the whole application. Handler tests call this with `oneshot`; the daemon serves it.
 pub fn app(state: AppState) -> Router {
-    let api = Router::new()
+    let mut api = Router::new()
         .merge(templates::router())
         .merge(instances::router())
-        .merge(system::router())
-        .method_not_allowed_fallback(method_not_allowed);
+        .merge(system::router());
+    for area in NOT_YET_BUILT {
+        api = api
+            .route(&format!("/{area}"), any(not_yet_built))
+            .route(&format!("/{area}/{{*rest}}"), any(not_yet_built));
+    }
+    let api = api.method_not_allowed_fallback(method_not_allowed);
     Router::new()
         .nest("/api/v1", api)
         .fallback(not_found)
@@ -48,6 +54,37 @@ pub fn app(state: AppState) -> Router {
         }))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .with_state(state)
+}
+
+/// Areas of the API contract that this version does not serve yet. They answer 501 with a
+/// clear message instead of a bare 404, so clients can tell "not built" from "wrong URL".
+const NOT_YET_BUILT: [&str; 9] = [
+    "idle",
+    "projects",
+    "budgets",
+    "invitations",
+    "storage",
+    "costs",
+    "profiles",
+    "logs",
+    "ws",
+];
+
+async fn not_yet_built(request: Request) -> ApiError {
+    let area = request
+        .uri()
+        .path()
+        .trim_start_matches("/api/v1/")
+        .split('/')
+        .next()
+        .unwrap_or("");
+    ApiError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        "NOT_IMPLEMENTED",
+        format!("The {area} API is not available in this version of Prism"),
+    )
+    .details("This part of the API contract is planned but not built yet")
+    .remediation("See 'Known limitations' in the README for what this version serves")
 }
 
 async fn not_found(request: Request) -> ApiError {

@@ -46,8 +46,10 @@ async fn launch_list_and_terminate_from_the_command_line() {
     assert!(out.status.success());
     let table = stdout(&out);
     assert!(table.starts_with("NAME"), "{table}");
+    // t3.medium at $0.0416/h plus its 24 GB gp3 root (20 GB + 4 GiB for hibernation) at
+    // $0.08/GB-month over 730 hours: $0.0442 an hour.
     assert!(
-        table.contains(&name) && table.contains("t3.medium") && table.contains("$0.0416"),
+        table.contains(&name) && table.contains("t3.medium") && table.contains("$0.0442"),
         "{table}"
     );
 
@@ -118,4 +120,35 @@ async fn templates_commands_print_tables_and_json() {
     assert_eq!(summary["total_templates"], summary["validated"]);
     let out = prism(&daemon, &["daemon", "status"]);
     assert!(stdout(&out).contains("connected"), "{}", stdout(&out));
+}
+
+/// Regression: `prism workspace list | head -1` panicked with "failed printing to stdout".
+#[tokio::test(flavor = "multi_thread")]
+async fn a_closed_pipe_ends_output_quietly() {
+    let daemon = Daemon::start();
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_prism"))
+        .args(["templates", "list"])
+        .env("PRISM_DAEMON_URL", &daemon.url)
+        .stdout(writer)
+        .output()
+        .expect("run");
+    let text = stderr(&out);
+    assert!(!text.contains("panicked"), "{text}");
+    assert_eq!(out.status.code(), Some(0), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn extend_refuses_hours_that_add_nothing() {
+    let daemon = Daemon::start();
+    for hours in ["0", "-3", "9000"] {
+        let out = prism(&daemon, &["workspace", "extend", "box", "--hours", hours]);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "--hours {hours}: {}",
+            stderr(&out)
+        );
+    }
 }

@@ -92,6 +92,116 @@ async fn a_lost_database_is_rebuilt_from_ec2_tags() {
     assert_eq!(after.id, before.id);
     assert_eq!(after.template, "Rocky Linux 9 Base");
     assert_eq!(ec2_instances(&daemon.owner).await.len(), 1);
+    // Regression: connect lost the key and could lose the login user after a rebuild.
+    let connect = daemon.client().connect_info(&name).await.expect("connect");
+    assert_eq!(connect.ssh.user, "rocky");
+    let key = connect.ssh.key_path.expect("key path found again");
+    assert!(
+        connect.ssh.command.contains(&format!("-i {key}")),
+        "{}",
+        connect.ssh.command
+    );
+}
+
+/// Regression: a launch reported failed while an instance carrying its token was running left
+/// that instance alive, unlisted and impossible to terminate.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_instance_of_a_failed_launch_is_terminated_not_leaked() {
+    let daemon = Daemon::start();
+    // A template whose image does not exist makes the launch fail in the background.
+    std::fs::write(
+        daemon.templates_dir().join("ghost.yml"),
+        "name: Ghost\nbase:\n  os: rocky\n  ssh_user: rocky\n  image:\n    owners: ['792107900819']\n    name: 'No-Such-Image-*'\n",
+    )
+    .expect("write template");
+    let name = unique("ghost");
+    let request = LaunchRequest {
+        name: name.clone(),
+        template: "Ghost".into(),
+        ..Default::default()
+    };
+    let client = daemon.client();
+    let mut accepted = false;
+    for _ in 0..50 {
+        if client.launch(&request).await.is_ok() {
+            accepted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(accepted, "the Ghost template never loaded");
+    let failed = daemon.wait_for(&name, WorkspaceState::Failed).await;
+    assert!(
+        failed
+            .launch_error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("No-Such-Image"),
+        "{failed:?}"
+    );
+
+    // An instance appears with the failed launch's token, as an emulator or a lost answer
+    // could leave behind.
+    let store = prism::daemon::store::Store::open(&daemon.data_dir().join("prism.db"))
+        .await
+        .expect("store");
+    let row = store
+        .visible(chrono::DateTime::UNIX_EPOCH)
+        .await
+        .expect("rows")
+        .into_iter()
+        .find(|r| r.name == name)
+        .expect("row");
+    let ec2 = common::ec2().await;
+    let image = ec2
+        .describe_images()
+        .owners("amazon")
+        .send()
+        .await
+        .expect("images")
+        .images()
+        .iter()
+        .find_map(|i| i.image_id().map(str::to_string))
+        .expect("an image");
+    let mut tags = aws_sdk_ec2::types::TagSpecification::builder()
+        .resource_type(aws_sdk_ec2::types::ResourceType::Instance);
+    for (key, value) in [
+        ("prism:managed", "true"),
+        ("prism:owner", daemon.owner.as_str()),
+        ("prism:name", name.as_str()),
+        ("prism:launch-token", row.launch_token.as_str()),
+    ] {
+        tags = tags.tags(
+            aws_sdk_ec2::types::Tag::builder()
+                .key(key)
+                .value(value)
+                .build(),
+        );
+    }
+    ec2.run_instances()
+        .image_id(image)
+        .instance_type(aws_sdk_ec2::types::InstanceType::T3Micro)
+        .min_count(1)
+        .max_count(1)
+        .tag_specifications(tags.build())
+        .send()
+        .await
+        .expect("run");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let views = ec2_instances(&daemon.owner).await;
+        if views
+            .iter()
+            .all(|v| v.state == "terminated" || v.state == "shutting-down")
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "leaked instance still alive: {views:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -43,6 +43,30 @@ async fn unknown_routes_and_methods_answer_in_the_error_format() {
         (status, error["code"].as_str()),
         (405, Some("METHOD_NOT_ALLOWED"))
     );
+    // Regression: the message named the path without its /api/v1 prefix.
+    assert_eq!(
+        error["message"],
+        "DELETE is not allowed on /api/v1/instances"
+    );
+    for (path, area) in [
+        ("budgets", "budgets"),
+        ("projects/p1/budget", "projects"),
+        ("costs/current", "costs"),
+        ("idle/profiles", "idle"),
+    ] {
+        let response = http.get(daemon.api(path)).send().await.expect("get");
+        let (status, error) = error_of(response).await;
+        assert_eq!(
+            (status, error["code"].as_str()),
+            (501, Some("NOT_IMPLEMENTED")),
+            "{path}"
+        );
+        // Regression: the area's name was missing from the message.
+        assert_eq!(
+            error["message"],
+            format!("The {area} API is not available in this version of Prism")
+        );
+    }
     let response = http
         .get(daemon.api("daemon/status"))
         .send()

@@ -47,14 +47,33 @@ async fn full_lifecycle_is_visible_in_ec2() {
         Some("Python Machine Learning (Simplified)")
     );
     assert!(views[0].hibernation_configured);
+    // Regression: the tag recorded the size before the root grew to hold memory (20 + 8 GiB).
+    assert_eq!(
+        tags.get("prism:root-volume-gb").map(String::as_str),
+        Some("28")
+    );
+    assert_eq!(
+        tags.get("prism:ssh-user").map(String::as_str),
+        Some("ec2-user")
+    );
+    let running_cost = launched.current_hourly_cost.expect("priced");
+    assert!(
+        running_cost > launched.hourly_rate.expect("rate"),
+        "compute plus storage"
+    );
 
     let stopped = client.stop(&name).await.expect("stop");
     assert_eq!(stopped.previous_state, WorkspaceState::Running);
     assert_eq!(stopped.new_state, WorkspaceState::Stopping);
-    daemon.wait_for(&name, WorkspaceState::Stopped).await;
+    let listed = daemon.wait_for(&name, WorkspaceState::Stopped).await;
     assert_eq!(
         ec2_state(&ec2_instances(&daemon.owner).await, &id),
         "stopped"
+    );
+    // Stopped, it pays for its 28 GB of gp3 only: $2.24 a month over 730 hours.
+    assert_eq!(
+        listed.current_hourly_cost.map(|c| c.to_decimal_string()),
+        Some("0.003068".into())
     );
 
     let started = client.start(&name).await.expect("start");
@@ -371,6 +390,16 @@ async fn bad_launches_are_refused_and_change_nothing() {
             "INVALID_REQUEST",
         ),
         (
+            serde_json::json!({"name": "ok-name", "template": "python-ml", "storage": {"ebs_volume_type": "io1"}}),
+            400,
+            "INVALID_REQUEST",
+        ),
+        (
+            serde_json::json!({"name": "ok-name", "template": "python-ml", "size": "S", "instance_type": "t3.micro"}),
+            400,
+            "INVALID_REQUEST",
+        ),
+        (
             serde_json::json!({"name": "ok-name", "template": "python-ml", "project": "a;b"}),
             400,
             "INVALID_REQUEST",
@@ -593,7 +622,7 @@ async fn spend_grows_from_recorded_running_time() {
     // At least the 60-second minimum of a t3.large, plus a sliver of storage.
     let minimum = w.hourly_rate.expect("rate").mul_div(60, 3600);
     assert!(
-        w.current_spend >= minimum,
+        w.current_spend.expect("priced") >= minimum,
         "{:?} < {:?}",
         w.current_spend,
         minimum
@@ -608,4 +637,100 @@ async fn spend_grows_from_recorded_running_time() {
         .find(|x| x.name == name)
         .expect("listed");
     assert!(later.current_spend >= w.current_spend);
+}
+
+/// Regression: the login user and services of a workspace came from the current catalog, so
+/// editing or removing its template changed how `connect` reached it.
+#[tokio::test(flavor = "multi_thread")]
+async fn connect_keeps_what_the_workspace_was_launched_with() {
+    let daemon = Daemon::start();
+    let file = daemon.templates_dir().join("lab.yml");
+    std::fs::write(
+        &file,
+        "name: Lab Rocky\ninherits: [rocky-9-base]\nusers:\n  - {name: alice}\nservices:\n  - {name: jupyter, port: 8899, auth: token}\n",
+    )
+    .expect("write");
+    let name = unique("keep");
+    let request = LaunchRequest {
+        name: name.clone(),
+        template: "Lab Rocky".into(),
+        ..Default::default()
+    };
+    let mut accepted = false;
+    for _ in 0..50 {
+        if daemon.client().launch(&request).await.is_ok() {
+            accepted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(accepted, "template never loaded");
+    daemon.wait_for(&name, WorkspaceState::Running).await;
+    std::fs::remove_file(&file).expect("remove template");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        daemon.client().template_info("Lab Rocky").await.is_err(),
+        "template gone"
+    );
+    let connect = daemon.client().connect_info(&name).await.expect("connect");
+    assert_eq!(connect.ssh.user, "rocky");
+    let jupyter = connect.services.get("jupyter").expect("jupyter kept");
+    assert!(
+        jupyter.local_forward.contains("8899:localhost:8899"),
+        "{jupyter:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unpriced_types_show_unknown_spend_not_zero() {
+    let daemon = Daemon::start();
+    let name = unique("unpriced");
+    let request = LaunchRequest {
+        name: name.clone(),
+        template: "rocky-9-base".into(),
+        instance_type: Some("m7g.large".into()),
+        ..Default::default()
+    };
+    daemon.client().launch(&request).await.expect("launch");
+    let w = daemon.wait_for(&name, WorkspaceState::Running).await;
+    assert_eq!(w.hourly_rate, None);
+    assert_eq!(w.current_spend, None);
+    assert_eq!(w.current_hourly_cost, None);
+    assert!(
+        w.price_source
+            .unwrap_or_default()
+            .contains("not in the bundled price table")
+    );
+}
+
+/// Regression: a body on stop, start, hibernate or resume was silently ignored.
+#[tokio::test(flavor = "multi_thread")]
+async fn parameterless_actions_refuse_parameters() {
+    let daemon = Daemon::start();
+    let name = unique("params");
+    daemon.launch_running(&name, "rocky-9-base").await;
+    for verb in ["stop", "start", "hibernate", "resume"] {
+        let response = daemon
+            .http()
+            .post(daemon.api(&format!("instances/{name}/{verb}")))
+            .json(&serde_json::json!({"force": true}))
+            .send()
+            .await
+            .expect("post");
+        let (status, error) = error_of(response).await;
+        assert_eq!(
+            (status, error["code"].as_str()),
+            (400, Some("INVALID_REQUEST")),
+            "{verb}"
+        );
+    }
+    assert_eq!(ec2_instances(&daemon.owner).await[0].state, "running");
+    let response = daemon
+        .http()
+        .post(daemon.api(&format!("instances/{name}/stop")))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(response.status().as_u16(), 200, "an empty object is fine");
 }

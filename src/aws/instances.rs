@@ -119,6 +119,7 @@ pub struct Observed {
     pub volume_ids: Vec<String>,
     /// EC2's reason for the last stop names a hibernation.
     pub stopped_by_hibernation: bool,
+    pub key_name: Option<String>,
 }
 
 fn to_chrono(time: &aws_smithy_types::DateTime) -> Option<DateTime<Utc>> {
@@ -171,6 +172,7 @@ fn observe(region: &str, instance: &aws_sdk_ec2::types::Instance) -> Option<Obse
             .filter_map(|m| m.ebs()?.volume_id().map(str::to_string))
             .collect(),
         stopped_by_hibernation: reason.contains("Hibernate"),
+        key_name: instance.key_name().map(str::to_string),
     })
 }
 

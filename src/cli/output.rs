@@ -14,10 +14,31 @@ pub enum Format {
     Json,
 }
 
+/// Writes one line to stdout. When the reader has gone away (`prism … | head -1`), the
+/// command ends quietly instead of panicking the way `println!` does.
+pub fn line(text: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    if let Err(error) = out.write_fmt(text).and_then(|()| out.write_all(b"\n")) {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write output: {error}");
+        std::process::exit(1);
+    }
+}
+
+/// `println!` that survives a closed pipe; see [`line`].
+macro_rules! say {
+    () => { $crate::cli::output::line(format_args!("")) };
+    ($($arg:tt)*) => { $crate::cli::output::line(format_args!($($arg)*)) };
+}
+pub(crate) use say;
+
 /// Prints any API value as pretty JSON.
 pub fn json<T: Serialize>(value: &T) {
     match serde_json::to_string_pretty(value) {
-        Ok(text) => println!("{text}"),
+        Ok(text) => say!("{text}"),
         Err(error) => eprintln!("error: cannot print JSON: {error}"),
     }
 }
@@ -35,7 +56,7 @@ pub fn table(header: &[&str]) -> Table {
 pub fn print_table(table: &Table) {
     // comfy-table pads every line with a leading space; trim it for tidy output.
     for line in table.to_string().lines() {
-        println!(
+        say!(
             "{}",
             line.trim_end().strip_prefix(' ').unwrap_or(line.trim_end())
         );
@@ -46,8 +67,13 @@ pub fn print_table(table: &Table) {
 pub fn fields(rows: &[(&str, String)]) {
     let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     for (key, value) in rows {
-        println!("{key:<width$}  {value}");
+        say!("{key:<width$}  {value}");
     }
+}
+
+/// A UTC time to the second, as RFC 3339 (`2026-12-03T18:50:23Z`).
+pub fn stamp(time: chrono::DateTime<chrono::Utc>) -> String {
+    time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 pub fn or_dash(value: Option<impl ToString>) -> String {
@@ -83,10 +109,7 @@ pub async fn daemon_status(client: &DaemonClient, format: Format) -> Result<(), 
                     status.total_instances, status.active_instances
                 ),
             ),
-            (
-                "last refresh",
-                or_dash(status.last_refresh.map(|t| t.to_rfc3339())),
-            ),
+            ("last refresh", or_dash(status.last_refresh.map(stamp))),
             ("refresh error", or_dash(status.refresh_error.clone())),
         ]),
     }
@@ -97,9 +120,11 @@ pub async fn daemon_stop(client: &DaemonClient, format: Format) -> Result<(), Fa
     let answer = client.shutdown().await.map_err(|e| report(&e))?;
     match format {
         Format::Json => json(&answer),
-        Format::Table => println!(
+        Format::Table => say!(
             "{} ({} background operations, waiting up to {} s)",
-            answer.message, answer.active_operations, answer.shutdown_timeout
+            answer.message,
+            answer.active_operations,
+            answer.shutdown_timeout
         ),
     }
     Ok(())

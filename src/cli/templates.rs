@@ -2,6 +2,7 @@
 
 use clap::Subcommand;
 
+use super::output::say;
 use super::output::{self, Format, json, print_table, table};
 use super::{Failure, report};
 use crate::client::DaemonClient;
@@ -62,14 +63,15 @@ pub async fn run(
                     .iter()
                     .filter(|r| !r.issues.is_empty())
                 {
-                    println!("\n{}:", result.template);
+                    say!("\n{}:", result.template);
                     for issue in &result.issues {
-                        println!("  - {issue}");
+                        say!("  - {issue}");
                     }
                 }
-                println!(
+                say!(
                     "\n{} of {} valid",
-                    summary.validated, summary.total_templates
+                    summary.validated,
+                    summary.total_templates
                 );
             }
             if summary.validated < summary.total_templates {

@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 
 use clap::Subcommand;
 
-use super::output::{Format, fields, json, or_dash, print_table, table};
+use super::output::say;
+use super::output::{Format, fields, json, or_dash, print_table, stamp, table};
 use super::{Failure, report};
 use crate::client::DaemonClient;
 use crate::model::api::{LaunchRequest, StorageRequest, Workspace};
@@ -39,15 +40,17 @@ pub enum WorkspaceCommand {
         /// Root volume size in GB.
         #[arg(long)]
         volume_size: Option<u32>,
-        /// Root volume type (gp3, gp2, io1, io2).
+        /// Root volume type: gp3 or gp2.
         #[arg(long)]
         volume_type: Option<String>,
+        /// Project to charge, kept as the Project tag.
         #[arg(long)]
         project: Option<String>,
+        /// Budget (grant) to charge, kept as the Budget tag.
         #[arg(long)]
         budget: Option<String>,
         /// Hours until the workspace's time-to-live deadline.
-        #[arg(long)]
+        #[arg(long, value_parser = clap::value_parser!(i64).range(1..=8784))]
         ttl: Option<i64>,
         /// Wait until it is running (or the launch fails).
         #[arg(long)]
@@ -77,7 +80,7 @@ pub enum WorkspaceCommand {
     Extend {
         name: String,
         /// Hours to add (default 4).
-        #[arg(long)]
+        #[arg(long, value_parser = clap::value_parser!(i64).range(1..=8784))]
         hours: Option<i64>,
     },
     /// Show hibernation support and savings.
@@ -109,13 +112,18 @@ fn state_label(workspace: &Workspace) -> String {
 
 fn print_list(workspaces: &[Workspace]) {
     if workspaces.is_empty() {
-        println!(
-            "No workspaces. Launch one with 'prism workspace launch NAME --template TEMPLATE'."
-        );
+        say!("No workspaces. Launch one with 'prism workspace launch NAME --template TEMPLATE'.");
         return;
     }
     let mut t = table(&[
-        "name", "state", "type", "region", "ip", "$/hour", "spend", "template",
+        "name",
+        "state",
+        "type",
+        "region",
+        "public ip",
+        "$/h now",
+        "spend",
+        "template",
     ]);
     for w in workspaces {
         t.add_row(vec![
@@ -123,9 +131,9 @@ fn print_list(workspaces: &[Workspace]) {
             state_label(w),
             w.instance_type.clone(),
             w.region.clone(),
-            or_dash(w.public_ip.clone().or(w.private_ip.clone())),
-            money(w.hourly_rate),
-            spend(w.current_spend),
+            or_dash(w.public_ip.clone()),
+            money(w.current_hourly_cost),
+            w.current_spend.map_or_else(|| "-".to_string(), spend),
             w.template.clone(),
         ]);
     }
@@ -145,8 +153,12 @@ fn print_one(w: &Workspace) {
         ("region", w.region.clone()),
         ("public ip", or_dash(w.public_ip.clone())),
         ("private ip", or_dash(w.private_ip.clone())),
-        ("hourly rate", money(w.hourly_rate)),
-        ("spend so far", w.current_spend.display_usd(4)),
+        (
+            "instance rate",
+            format!("{}/hour while running", money(w.hourly_rate)),
+        ),
+        ("spend so far", money(w.current_spend)),
+        ("cost now", format!("{}/hour", money(w.current_hourly_cost))),
         ("price source", or_dash(w.price_source.clone())),
         (
             "hibernation",
@@ -159,8 +171,8 @@ fn print_one(w: &Workspace) {
         ("spot", w.spot.to_string()),
         ("project", or_dash(w.project.clone())),
         ("budget", or_dash(w.budget.clone())),
-        ("ttl", or_dash(w.ttl.map(|t| t.to_rfc3339()))),
-        ("launched", or_dash(w.launch_time.map(|t| t.to_rfc3339()))),
+        ("ttl", or_dash(w.ttl.map(stamp))),
+        ("launched", or_dash(w.launch_time.map(stamp))),
         ("error", or_dash(w.launch_error.clone())),
     ]);
 }
@@ -251,8 +263,8 @@ pub async fn run(
                 return Ok(());
             }
             if format == Format::Table {
-                println!("{}", answer.message);
-                println!("hourly rate: {}", money(answer.hourly_rate));
+                say!("{}", answer.message);
+                say!("hourly rate: {}", money(answer.hourly_rate));
             }
             if wait {
                 let workspace = wait_for_running(client, &name, format == Format::Table).await?;
@@ -277,9 +289,12 @@ pub async fn run(
             let answer = client.hibernate(&name).await.map_err(|e| report(&e))?;
             match format {
                 Format::Json => json(&answer),
-                Format::Table => println!(
+                Format::Table => say!(
                     "{}: {} → {} (saves {})",
-                    answer.name, answer.previous_state, answer.new_state, answer.estimated_savings
+                    answer.name,
+                    answer.previous_state,
+                    answer.new_state,
+                    answer.estimated_savings
                 ),
             }
         }
@@ -293,7 +308,7 @@ pub async fn run(
                 .map_err(|e| report(&e))?;
             match format {
                 Format::Json => json(&answer),
-                Format::Table => println!("{}: {}", answer.name, answer.message),
+                Format::Table => say!("{}: {}", answer.name, answer.message),
             }
         }
         C::Connect { name } => {
@@ -301,16 +316,16 @@ pub async fn run(
             match format {
                 Format::Json => json(&info),
                 Format::Table => {
-                    println!("{}", info.ssh.command);
+                    say!("{}", info.ssh.command);
                     for (service, connect) in &info.services {
-                        println!("\n{service}: {}", connect.url);
-                        println!("  tunnel:   {}", connect.local_forward);
+                        say!("\n{service}: {}", connect.url);
+                        say!("  tunnel:   {}", connect.local_forward);
                         if let Some(token) = &connect.token {
-                            println!("  token:    {token}");
+                            say!("  token:    {token}");
                         }
                         if let (Some(user), Some(password)) = (&connect.username, &connect.password)
                         {
-                            println!("  login:    {user} / {password}");
+                            say!("  login:    {user} / {password}");
                         }
                     }
                 }
@@ -322,10 +337,7 @@ pub async fn run(
             let ttl = workspace.and_then(|w| w.ttl);
             match format {
                 Format::Json => json(&serde_json::json!({ "name": name, "ttl": ttl })),
-                Format::Table => println!(
-                    "{name}: time-to-live now ends {}",
-                    or_dash(ttl.map(|t| t.to_rfc3339()))
-                ),
+                Format::Table => say!("{name}: time-to-live now ends {}", or_dash(ttl.map(stamp))),
             }
         }
         C::HibernationStatus { name } => {
@@ -340,7 +352,7 @@ pub async fn run(
                     ("state", status.current_state.to_string()),
                     (
                         "hibernated since",
-                        or_dash(status.hibernation_time.map(|t| t.to_rfc3339())),
+                        or_dash(status.hibernation_time.map(stamp)),
                     ),
                     ("for", or_dash(status.hibernation_duration.clone())),
                     ("saved", status.estimated_savings.display_usd(4)),
@@ -355,9 +367,11 @@ pub async fn run(
 fn transition(format: Format, answer: &crate::model::api::StateChange, message: &str) {
     match format {
         Format::Json => json(answer),
-        Format::Table => println!(
+        Format::Table => say!(
             "{}: {} → {} ({message})",
-            answer.name, answer.previous_state, answer.new_state
+            answer.name,
+            answer.previous_state,
+            answer.new_state
         ),
     }
 }
@@ -374,7 +388,7 @@ async fn wait_for_running(
         if let Some(workspace) = find(client, name).await? {
             let label = state_label(&workspace);
             if chatty && label != last {
-                println!("{name}: {label}");
+                say!("{name}: {label}");
                 last = label;
             }
             match workspace.state {

@@ -31,7 +31,7 @@ pub fn bundled_files() -> Vec<SourceFile> {
         .filter(|f| is_template_file(f.path()))
         .map(|f| SourceFile {
             origin: Origin::Bundled,
-            path: format!("(bundled) templates/{}", f.path().display()),
+            path: format!("templates/{}", f.path().display()),
             text: f.contents_utf8().unwrap_or_default().to_string(),
         })
         .collect();
@@ -139,5 +139,60 @@ impl TemplateRegistry {
             .watch(&dir, RecursiveMode::NonRecursive)
             .map_err(|e| format!("cannot watch {}: {e}", dir.display()))?;
         Ok(Some(debouncer))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::template::ValidationStatus;
+    use crate::model::userdata::{WorkspaceSetup, render};
+
+    #[test]
+    fn every_bundled_template_is_valid() {
+        let catalog = Catalog::build(bundled_files());
+        assert!(
+            catalog.file_errors().is_empty(),
+            "{:?}",
+            catalog.file_errors()
+        );
+        for report in catalog.reports() {
+            assert_eq!(report.status, ValidationStatus::Valid, "{report:?}");
+        }
+        assert_eq!(catalog.templates().len(), bundled_files().len());
+    }
+
+    #[test]
+    fn the_contracts_templates_are_bundled() {
+        let catalog = Catalog::build(bundled_files());
+        for name in [
+            "Python Machine Learning (Simplified)",
+            "R Research Environment (Simplified)",
+            "Rocky Linux 9 Base",
+            "Rocky Linux 9 + Conda Stack",
+        ] {
+            assert!(catalog.find(name).is_some(), "{name} is not bundled");
+        }
+        let conda = catalog
+            .find("Rocky Linux 9 + Conda Stack")
+            .expect("bundled");
+        assert_eq!(
+            conda.resolution_order,
+            vec!["Rocky Linux 9 Base", "Rocky Linux 9 + Conda Stack"]
+        );
+    }
+
+    /// The exact boot script of every bundled template, so a change to one is seen in review.
+    #[test]
+    fn bundled_user_data() {
+        let catalog = Catalog::build(bundled_files());
+        let setup = WorkspaceSetup {
+            workspace: "example-box",
+            service_secret: "SECRET-PLACEHOLDER",
+        };
+        for template in catalog.templates() {
+            let script = render(template, &setup).expect("renders");
+            insta::assert_snapshot!(format!("user_data_{}", template.slug), script);
+        }
     }
 }

@@ -87,7 +87,8 @@ impl Config {
                     if !text.is_empty() {
                         text.push('\n');
                     }
-                    text.push_str(&error.to_string());
+                    // figment names keys by profile ("default.listen"); Prism has one profile.
+                    text.push_str(&error.to_string().replace("\"default.", "\""));
                 }
                 format!("{text}\n(see the Configuration section of the README for every key)")
             })

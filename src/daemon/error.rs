@@ -49,7 +49,7 @@ impl ApiError {
 
     pub fn bad_request(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, "INVALID_REQUEST", message)
-            .remediation("Check the request against the API reference and send it again")
+            .remediation("Correct the value the message names and try again")
     }
 
     pub fn workspace_not_found(key: &str) -> ApiError {

@@ -110,3 +110,9 @@ impl<S: Send + Sync> FromRequestParts<S> for PathParam {
             })
     }
 }
+
+/// The body of actions that take no parameters: empty, or an empty JSON object. Anything else
+/// is refused, so that a parameter the action does not have is never silently ignored.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoParameters {}

@@ -22,7 +22,7 @@ use crate::aws::{
 };
 use crate::model::template::Template;
 use crate::model::userdata::{self, WorkspaceSetup};
-use crate::model::workspace::{Action, WorkspaceState, derive_state};
+use crate::model::workspace::{Action, Ec2State, WorkspaceState, derive_state};
 
 /// Attempts at RunInstances after an unclear failure (no answer, or a server error).
 const RUN_ATTEMPTS: u32 = 3;
@@ -43,7 +43,11 @@ pub async fn run(state: AppState, id: i64) {
         Ok(()) => {}
         Err(message) => {
             tracing::warn!(workspace_id = id, error = %message, "launch failed");
-            if let Err(error) = state.store.fail_launch(id, &message, Utc::now()).await {
+            if let Err(error) = state
+                .store
+                .end_launch(id, WorkspaceState::Failed, &message, Utc::now())
+                .await
+            {
                 tracing::error!(%error, workspace_id = id, "cannot record failed launch");
             }
         }
@@ -174,7 +178,7 @@ async fn launch(state: &AppState, id: i64) -> Result<(), String> {
         hibernation,
         spot: row.spot,
         client_token: row.launch_token.clone(),
-        tags: launch_tags(state, &row, &template),
+        tags: launch_tags(state, &row, &template, root_volume_gb),
     };
     state
         .store
@@ -201,10 +205,16 @@ async fn launch(state: &AppState, id: i64) -> Result<(), String> {
                 }
             }
             Err(error) => {
-                // One last look: an unclear final failure may still have started it.
-                if unclear(&error)
-                    && let Ok(Some(instance)) = cloud.find_launch(&region, &row.launch_token).await
+                // One last look before calling it failed: an unclear failure may still have
+                // started the instance, and an emulator may start one while answering an
+                // error. Anything that exists is adopted rather than left running unseen.
+                if let Ok(Some(instance)) = cloud.find_launch(&region, &row.launch_token).await
+                    && !matches!(
+                        instance.state,
+                        Ec2State::Terminated | Ec2State::ShuttingDown
+                    )
                 {
+                    tracing::warn!(%error, instance = %instance.instance_id, "RunInstances failed but the instance exists; adopting it");
                     break instance;
                 }
                 return Err(describe(&error));
@@ -265,6 +275,7 @@ fn launch_tags(
     state: &AppState,
     row: &WorkspaceRow,
     template: &Template,
+    root_volume_gb: i64,
 ) -> BTreeMap<String, String> {
     let mut tags = BTreeMap::from([
         ("Name".to_string(), row.name.clone()),
@@ -275,9 +286,12 @@ fn launch_tags(
         ("prism:launch-token".to_string(), row.launch_token.clone()),
         (
             "prism:root-volume-gb".to_string(),
-            row.root_volume_gb.to_string(),
+            root_volume_gb.to_string(),
         ),
     ]);
+    if let Some(user) = &template.base.ssh_user {
+        tags.insert("prism:ssh-user".into(), user.clone());
+    }
     if let Some(size) = &row.size {
         tags.insert("prism:size".into(), size.clone());
     }
@@ -311,9 +325,7 @@ async fn ensure_key(state: &AppState, region: &str) -> Result<(String, Option<Pa
                     public_path.display()
                 )
             })?;
-            let digest = Sha256::digest(public.trim().as_bytes());
-            let short: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
-            let name = format!("prism-{}-{short}", state.owner);
+            let name = imported_key_name(&state.owner, &public);
             cloud
                 .ensure_key_pair(region, &name, Some(public.trim()))
                 .await
@@ -339,6 +351,34 @@ async fn ensure_key(state: &AppState, region: &str) -> Result<(String, Option<Pa
             }
         }
     }
+}
+
+/// The private key on this machine that opens key pair `key_name` in `region`, if any: the
+/// key EC2 created for this owner, or the configured public key's private half.
+pub fn known_key_path(state: &AppState, key_name: &str, region: &str) -> Option<PathBuf> {
+    let created = state
+        .dirs
+        .config
+        .join("keys")
+        .join(format!("{key_name}.{region}.pem"));
+    if created.is_file() {
+        return Some(created);
+    }
+    let public_path = state.config.public_key_path()?;
+    let public = std::fs::read_to_string(&public_path).ok()?;
+    if imported_key_name(&state.owner, &public) != key_name {
+        return None;
+    }
+    let private = public_path.with_extension("");
+    private.is_file().then_some(private)
+}
+
+/// The key pair name for an imported public key: the owner and a short hash of the key, so
+/// that a new key gets a new name instead of silently meeting the old one.
+fn imported_key_name(owner: &str, public_key: &str) -> String {
+    let digest = Sha256::digest(public_key.trim().as_bytes());
+    let short: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    format!("prism-{owner}-{short}")
 }
 
 fn write_private_key(dir: &Path, path: &Path, key: &str) -> Result<(), String> {

@@ -104,6 +104,23 @@ pub async fn refresh_region(state: &AppState, region: &str) -> Result<(), String
             {
                 settle_duplicate(state, region, &row.name, instance).await;
             }
+            Some(row)
+                if row.state() == WorkspaceState::Failed
+                    && !matches!(
+                        instance.state,
+                        Ec2State::Terminated | Ec2State::ShuttingDown
+                    ) =>
+            {
+                // The launch was reported failed, yet an instance carries its token. Nobody
+                // expects it and nobody would pay attention to its bill: end it.
+                tracing::warn!(
+                    workspace = %row.name, instance = %instance.instance_id,
+                    "instance of a failed launch is alive; terminating it"
+                );
+                if let Err(error) = state.cloud.terminate(region, &instance.instance_id).await {
+                    tracing::error!(%error, instance = %instance.instance_id, "could not terminate it");
+                }
+            }
             Some(row) => {
                 let new_state = derive_state(
                     instance.state,

@@ -16,6 +16,7 @@ use sqlx::{FromRow, SqlitePool};
 
 use crate::aws::Observed;
 use crate::model::ledger::Transition;
+use crate::model::template::ServiceSpec;
 use crate::model::workspace::{Action, WorkspaceState};
 
 /// Store failures.
@@ -62,6 +63,8 @@ pub struct WorkspaceRow {
     pub service_secret: String,
     pub key_name: Option<String>,
     pub key_path: Option<String>,
+    pub ssh_user: Option<String>,
+    pub services: String,
     pub tags: String,
     pub volume_ids: String,
     pub created_at: DateTime<Utc>,
@@ -84,6 +87,11 @@ impl WorkspaceRow {
 
     pub fn tags(&self) -> BTreeMap<String, String> {
         serde_json::from_str(&self.tags).unwrap_or_default()
+    }
+
+    /// The services recorded at launch (empty for workspaces adopted from tags).
+    pub fn services(&self) -> Vec<ServiceSpec> {
+        serde_json::from_str(&self.services).unwrap_or_default()
     }
 
     pub fn volume_ids(&self) -> Vec<String> {
@@ -112,6 +120,8 @@ pub struct NewWorkspace {
     pub launch_token: String,
     pub ttl: Option<DateTime<Utc>>,
     pub service_secret: String,
+    pub ssh_user: Option<String>,
+    pub services: Vec<ServiceSpec>,
 }
 
 /// The SQLite store.
@@ -156,8 +166,9 @@ impl Store {
         let inserted = sqlx::query_as::<_, WorkspaceRow>(
             "INSERT INTO workspaces (name, region, template, size, instance_type, spot, project, \
              budget, root_volume_gb, root_volume_type, hibernation_requested, launch_token, state, \
-             state_since, last_action, launch_progress, ttl, service_secret, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'launching', ?, 'launch', 5, ?, ?, ?) \
+             state_since, last_action, launch_progress, ttl, service_secret, created_at, ssh_user, \
+             services) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'launching', ?, 'launch', 5, ?, ?, ?, ?, ?) \
              RETURNING *",
         )
         .bind(&new.name)
@@ -176,6 +187,8 @@ impl Store {
         .bind(new.ttl)
         .bind(&new.service_secret)
         .bind(now)
+        .bind(&new.ssh_user)
+        .bind(serde_json::to_string(&new.services).unwrap_or_else(|_| "[]".into()))
         .fetch_one(&mut *tx)
         .await;
         let row = match inserted {
@@ -324,18 +337,22 @@ impl Store {
         Ok(())
     }
 
-    /// Ends a launch that produced no instance.
-    pub async fn fail_launch(
+    /// Ends a launch that produced no instance: `failed` with the error, or `terminated` when
+    /// the researcher terminated it before anything reached EC2.
+    pub async fn end_launch(
         &self,
         id: i64,
-        error: &str,
+        state: WorkspaceState,
+        reason: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        let error = (state == WorkspaceState::Failed).then_some(reason);
         let mut tx = self.write().await?;
         let changed = sqlx::query(
-            "UPDATE workspaces SET state = 'failed', state_since = ?, launch_error = ?, \
-             ended_at = ?, launch_progress = NULL WHERE id = ? AND instance_id IS NULL AND ended_at IS NULL",
+            "UPDATE workspaces SET state = ?, state_since = ?, launch_error = ?, ended_at = ?, \
+             launch_progress = NULL WHERE id = ? AND instance_id IS NULL AND ended_at IS NULL",
         )
+        .bind(state.as_str())
         .bind(now)
         .bind(error)
         .bind(now)
@@ -344,7 +361,7 @@ impl Store {
         .await?
         .rows_affected();
         if changed > 0 {
-            insert_transition(&mut tx, id, now, WorkspaceState::Failed, "launch failed").await?;
+            insert_transition(&mut tx, id, now, state, reason).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -578,6 +595,8 @@ impl Store {
             launch_token: token,
             ttl: None,
             service_secret: secret.to_string(),
+            ssh_user: observed.tags.get("prism:ssh-user").cloned(),
+            services: Vec::new(),
         };
         let row = match self.insert_launch(&new, now).await {
             Ok(row) => row,
@@ -680,6 +699,8 @@ mod tests {
             launch_token: uuid::Uuid::new_v4().to_string(),
             ttl: None,
             service_secret: "s".into(),
+            ssh_user: None,
+            services: vec![],
         }
     }
 
@@ -698,6 +719,7 @@ mod tests {
             availability_zone: None,
             volume_ids: vec![],
             stopped_by_hibernation: false,
+            key_name: None,
         }
     }
 
@@ -767,7 +789,7 @@ mod tests {
             Err(StoreError::NameTaken(_))
         ));
         store
-            .fail_launch(first.id, "test", Utc::now())
+            .end_launch(first.id, WorkspaceState::Failed, "test", Utc::now())
             .await
             .expect("fail");
         store

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use axum::http::StatusCode;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound as _, Utc};
 
 use super::error::{ApiError, ApiResult};
 use super::launcher;
@@ -14,7 +14,7 @@ use crate::aws::{AwsErrorKind, pick_arch};
 use crate::model::api::{self, LaunchRequest, LaunchResponse};
 use crate::model::ledger::{self, BilledVolume, Transition};
 use crate::model::money::Money;
-use crate::model::pricing;
+use crate::model::pricing::{self, ROOT_VOLUME_TYPES};
 use crate::model::size::{Size, looks_like_instance_type};
 use crate::model::workspace::{
     Action, MAX_EXTEND_HOURS, WorkspaceState, check_transition, validate_name,
@@ -25,9 +25,6 @@ const ENDED_VISIBLE_FOR: Duration = Duration::hours(1);
 
 /// Typical time from RunInstances or StartInstances to a usable machine.
 const TYPICAL_BOOT: Duration = Duration::minutes(3);
-
-/// Root volume types EC2 can boot from.
-const ROOT_VOLUME_TYPES: [&str; 5] = ["gp3", "gp2", "io1", "io2", "standard"];
 
 /// Largest hibernation-capable memory, in GiB (EC2's limit for hibernation).
 const HIBERNATION_MAX_MEMORY_GIB: i64 = 150;
@@ -85,6 +82,12 @@ pub async fn launch(state: &AppState, request: LaunchRequest) -> ApiResult<Launc
         }
     };
 
+    if request.size.is_some() && request.instance_type.is_some() {
+        return Err(
+            ApiError::bad_request("give either size or instance_type, not both")
+                .remediation("A size stands for an instance type; send one of the two"),
+        );
+    }
     let size = match &request.size {
         Some(text) => Some(text.parse::<Size>().map_err(|e| {
             ApiError::new(StatusCode::BAD_REQUEST, "INVALID_SIZE", e.to_string())
@@ -119,9 +122,9 @@ pub async fn launch(state: &AppState, request: LaunchRequest) -> ApiResult<Launc
             })?
         }
     };
-    let size_label = match (&request.instance_type, size) {
-        (Some(_), None) => None,
-        (_, size) => Some(size.unwrap_or_else(|| template.default_size()).to_string()),
+    let size_label = match request.instance_type {
+        Some(_) => None,
+        None => Some(size.unwrap_or_else(|| template.default_size()).to_string()),
     };
 
     let region = request
@@ -169,7 +172,7 @@ pub async fn launch(state: &AppState, request: LaunchRequest) -> ApiResult<Launc
     let ttl = match request.ttl_hours {
         None => None,
         Some(hours) if (1..=MAX_EXTEND_HOURS).contains(&hours) => {
-            Some(now + Duration::hours(hours))
+            Some(now.trunc_subsecs(0) + Duration::hours(hours))
         }
         Some(hours) => {
             return Err(ApiError::bad_request(format!(
@@ -240,6 +243,19 @@ pub async fn launch(state: &AppState, request: LaunchRequest) -> ApiResult<Launc
         launch_token: uuid::Uuid::new_v4().to_string(),
         ttl,
         service_secret: launcher::new_secret(),
+        ssh_user: template.base.ssh_user.clone(),
+        services: template
+            .services
+            .iter()
+            .map(|service| {
+                let mut service = service.clone();
+                service.user = service
+                    .user
+                    .or_else(|| template.primary_user().map(str::to_string))
+                    .or_else(|| template.base.ssh_user.clone());
+                service
+            })
+            .collect(),
     };
     let row = state.store.insert_launch(&new, now).await?;
     tracing::info!(workspace = %row.name, template = %template.name, %instance_type, %region, "launch accepted");
@@ -427,7 +443,12 @@ pub async fn terminate(
             // Nothing reached EC2 yet: ending the record stops the launch task.
             state
                 .store
-                .fail_launch(row.id, "terminated before the instance was requested", now)
+                .end_launch(
+                    row.id,
+                    WorkspaceState::Terminated,
+                    "terminated before reaching EC2",
+                    now,
+                )
                 .await?;
             return Ok((row, Vec::new()));
         }
@@ -531,18 +552,31 @@ pub fn rate(row: &WorkspaceRow) -> (Option<Money>, Option<String>) {
     }
 }
 
-/// Spend since launch.
-pub fn spend(row: &WorkspaceRow, transitions: &[Transition], now: DateTime<Utc>) -> Money {
+/// Spend since launch; unknown when the instance type has no price.
+pub fn spend(row: &WorkspaceRow, transitions: &[Transition], now: DateTime<Utc>) -> Option<Money> {
     let (hourly, _) = rate(row);
     let until = row.ended_at.unwrap_or(now).min(now);
-    ledger::spend_between(
-        transitions,
-        hourly.unwrap_or(Money::ZERO),
-        &volumes(row),
-        row.created_at,
-        until,
-    )
-    .total()
+    Some(ledger::spend_between(transitions, hourly?, &volumes(row), row.created_at, until).total())
+}
+
+/// What the workspace costs per hour in its current state: compute and storage while
+/// running, storage alone while stopped or hibernated, nothing once it is gone.
+pub fn hourly_cost_now(row: &WorkspaceRow) -> Option<Money> {
+    let state = row.state();
+    let storage: Money = volumes(row)
+        .iter()
+        .map(|v| {
+            v.gb_month
+                .mul_div(i128::from(v.size_gb), i128::from(pricing::HOURS_PER_MONTH))
+        })
+        .sum();
+    if state.bills_compute() {
+        rate(row).0.map(|compute| compute + storage)
+    } else if state.bills_storage() {
+        Some(storage)
+    } else {
+        Some(Money::ZERO)
+    }
 }
 
 /// The API's view of one workspace.
@@ -562,6 +596,7 @@ pub fn view(row: &WorkspaceRow, transitions: &[Transition], now: DateTime<Utc>) 
         launch_time: row.launch_time,
         hourly_rate,
         current_spend: spend(row, transitions, now),
+        current_hourly_cost: hourly_cost_now(row),
         price_source,
         hibernation_capable: row.hibernation_configured
             || (row.instance_id.is_none() && row.hibernation_requested),

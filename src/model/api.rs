@@ -143,8 +143,12 @@ pub struct Workspace {
     pub launch_time: Option<DateTime<Utc>>,
     /// On-demand price per hour; absent when the price table does not know the type.
     pub hourly_rate: Option<Money>,
-    /// Spend since launch from the recorded running intervals, compute plus storage.
-    pub current_spend: Money,
+    /// Spend since launch from the recorded running intervals, compute plus storage; absent
+    /// when the instance type has no known price.
+    pub current_spend: Option<Money>,
+    /// What it costs per hour right now: compute and storage while running, storage alone
+    /// while stopped or hibernated, zero once gone.
+    pub current_hourly_cost: Option<Money>,
     pub price_source: Option<String>,
     pub hibernation_capable: bool,
     pub spot: bool,

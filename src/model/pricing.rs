@@ -81,6 +81,11 @@ const EBS_GB_MONTH: &[(&str, i64)] = &[
     ("standard", 50_000),
 ];
 
+/// Volume types a workspace's root volume may use: the general-purpose SSDs. (io1 and io2
+/// need a provisioned-IOPS figure, priced per IOPS, which launches do not take yet; st1 and
+/// sc1 cannot boot.)
+pub const ROOT_VOLUME_TYPES: [&str; 2] = ["gp3", "gp2"];
+
 /// An hourly price and how much to trust it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Quote {

@@ -209,20 +209,26 @@ fn render_service(
         .or(template.primary_user())
         .or(template.base.ssh_user.as_deref())
         .unwrap_or("root");
-    let secret = quote(setup.service_secret)?;
+    let mut environment_file = None;
     let _ = writeln!(w, "\n# Service: {}", service.name);
     let command = match (service.name.as_str(), &service.command) {
         (_, Some(command)) => command.clone(),
         ("jupyter", None) => {
             let port = service.port.unwrap_or(8888);
+            // The token goes into a root-only environment file that systemd reads, not into the
+            // world-readable unit or the process's command line; Jupyter reads JUPYTER_TOKEN.
             let token = match service.auth {
-                ServiceAuth::None => "''".to_string(),
-                _ => secret.clone(),
+                ServiceAuth::None => String::new(),
+                _ => setup.service_secret.to_string(),
             };
-            format!(
-                "{CONDA_PREFIX}/bin/jupyter lab --no-browser --ip=0.0.0.0 --port={port} \
-                 --IdentityProvider.token={token}"
-            )
+            let _ = writeln!(w, "install -d -m 700 /etc/prism");
+            let _ = writeln!(
+                w,
+                "( umask 077; echo {} > /etc/prism/jupyter.env )",
+                quote(&format!("JUPYTER_TOKEN={token}"))?
+            );
+            environment_file = Some("/etc/prism/jupyter.env");
+            format!("{CONDA_PREFIX}/bin/jupyter lab --no-browser --ip=0.0.0.0 --port={port}")
         }
         ("rstudio", None) => {
             if service.auth == ServiceAuth::Password {
@@ -242,10 +248,11 @@ fn render_service(
         "[Unit]\nDescription=Prism service {}\nAfter=network-online.target",
         service.name
     );
-    let _ = writeln!(
-        w,
-        "[Service]\nUser={user}\nWorkingDirectory=~\nExecStart={command}\nRestart=on-failure"
-    );
+    let _ = writeln!(w, "[Service]\nUser={user}\nWorkingDirectory=~");
+    if let Some(file) = environment_file {
+        let _ = writeln!(w, "EnvironmentFile={file}");
+    }
+    let _ = writeln!(w, "ExecStart={command}\nRestart=on-failure");
     let _ = writeln!(w, "[Install]\nWantedBy=multi-user.target\nPRISM_UNIT");
     let _ = writeln!(
         w,
@@ -296,8 +303,16 @@ mod tests {
             "{script}"
         );
         assert!(
-            script.contains("--IdentityProvider.token=s3cr3t"),
+            script.contains("echo 'JUPYTER_TOKEN=s3cr3t' > /etc/prism/jupyter.env"),
             "{script}"
+        );
+        assert!(
+            script.contains("EnvironmentFile=/etc/prism/jupyter.env"),
+            "{script}"
+        );
+        assert!(
+            !script.contains("--IdentityProvider.token"),
+            "token on the command line"
         );
         assert!(script.contains("User=datascientist"), "{script}");
     }

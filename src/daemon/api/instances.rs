@@ -10,9 +10,9 @@ use axum::{Json, Router};
 use chrono::Utc;
 
 use crate::daemon::error::{ApiError, ApiResult};
-use crate::daemon::extract::{JsonBody, OptionalJsonBody, PathParam};
+use crate::daemon::extract::{JsonBody, NoParameters, OptionalJsonBody, PathParam};
 use crate::daemon::state::AppState;
-use crate::daemon::workspaces;
+use crate::daemon::{launcher, workspaces};
 use crate::model::api::{
     ConnectInfo, ExtendRequest, HibernateResponse, HibernationStatus, LaunchRequest,
     ServiceConnect, SshInfo, StateChange, TerminateRequest, TerminateResponse, Workspace,
@@ -53,6 +53,7 @@ async fn launch(
 async fn stop(
     State(state): State<AppState>,
     PathParam(name): PathParam,
+    OptionalJsonBody(NoParameters {}): OptionalJsonBody<NoParameters>,
 ) -> ApiResult<Json<StateChange>> {
     let (row, new_state) = workspaces::change_state(&state, &name, Action::Stop).await?;
     Ok(Json(StateChange {
@@ -67,6 +68,7 @@ async fn stop(
 async fn start(
     State(state): State<AppState>,
     PathParam(name): PathParam,
+    OptionalJsonBody(NoParameters {}): OptionalJsonBody<NoParameters>,
 ) -> ApiResult<Json<StateChange>> {
     let (row, new_state) = workspaces::change_state(&state, &name, Action::Start).await?;
     let message = if new_state == WorkspaceState::Resuming {
@@ -86,6 +88,7 @@ async fn start(
 async fn resume(
     State(state): State<AppState>,
     PathParam(name): PathParam,
+    OptionalJsonBody(NoParameters {}): OptionalJsonBody<NoParameters>,
 ) -> ApiResult<Json<StateChange>> {
     let (row, new_state) = workspaces::change_state(&state, &name, Action::Resume).await?;
     Ok(Json(StateChange {
@@ -100,6 +103,7 @@ async fn resume(
 async fn hibernate(
     State(state): State<AppState>,
     PathParam(name): PathParam,
+    OptionalJsonBody(NoParameters {}): OptionalJsonBody<NoParameters>,
 ) -> ApiResult<Json<HibernateResponse>> {
     let (row, new_state) = workspaces::change_state(&state, &name, Action::Hibernate).await?;
     let (rate, _) = workspaces::rate(&row);
@@ -192,46 +196,52 @@ async fn connect(
             )
             .remediation("Wait a few seconds and try again")
         })?;
+    // How to log in was fixed at launch; the template may have changed or gone since. Only
+    // workspaces rebuilt from tags fall back to the current template.
     let catalog = state.templates.current();
     let template = catalog.find(&row.template);
-    let user = template
-        .and_then(|t| t.base.ssh_user.clone())
+    let user = row
+        .ssh_user
+        .clone()
+        .or_else(|| observed.tags.get("prism:ssh-user").cloned())
+        .or_else(|| template.and_then(|t| t.base.ssh_user.clone()))
         .unwrap_or_else(|| "ec2-user".to_string());
-    let key_arg = row
-        .key_path
+    let mut recorded = row.services();
+    if recorded.is_empty()
+        && let Some(template) = template
+    {
+        recorded = template.services.clone();
+    }
+    let key_path = row.key_path.clone().or_else(|| {
+        let key_name = observed.key_name.as_deref()?;
+        launcher::known_key_path(&state, key_name, &row.region).map(|p| p.display().to_string())
+    });
+    let key_arg = key_path
         .as_ref()
         .map(|p| format!(" -i {}", shlex_quote(p)))
         .unwrap_or_default();
     let target = format!("{user}@{host}");
+    let direct = state.config.service_cidr.is_some();
     let mut services = BTreeMap::new();
-    if let Some(template) = template {
-        for service in &template.services {
-            let Some(port) = service.port else { continue };
-            let direct = state.config.service_cidr.is_some();
-            let url_host = if direct { host.as_str() } else { "localhost" };
-            let service_user = service
-                .user
-                .clone()
-                .or_else(|| template.primary_user().map(str::to_string))
-                .unwrap_or_else(|| user.clone());
-            let (token, username, password) = match service.auth {
-                ServiceAuth::Token => (Some(row.service_secret.clone()), None, None),
-                ServiceAuth::Password => {
-                    (None, Some(service_user), Some(row.service_secret.clone()))
-                }
-                ServiceAuth::None => (None, None, None),
-            };
-            services.insert(
-                service.name.clone(),
-                ServiceConnect {
-                    url: format!("http://{url_host}:{port}"),
-                    local_forward: format!("ssh -N -L {port}:localhost:{port}{key_arg} {target}"),
-                    token,
-                    username,
-                    password,
-                },
-            );
-        }
+    for service in &recorded {
+        let Some(port) = service.port else { continue };
+        let url_host = if direct { host.as_str() } else { "localhost" };
+        let service_user = service.user.clone().unwrap_or_else(|| user.clone());
+        let (token, username, password) = match service.auth {
+            ServiceAuth::Token => (Some(row.service_secret.clone()), None, None),
+            ServiceAuth::Password => (None, Some(service_user), Some(row.service_secret.clone())),
+            ServiceAuth::None => (None, None, None),
+        };
+        services.insert(
+            service.name.clone(),
+            ServiceConnect {
+                url: format!("http://{url_host}:{port}"),
+                local_forward: format!("ssh -N -L {port}:localhost:{port}{key_arg} {target}"),
+                token,
+                username,
+                password,
+            },
+        );
     }
     Ok(Json(ConnectInfo {
         ssh: SshInfo {
@@ -239,7 +249,7 @@ async fn connect(
             host,
             user,
             port: 22,
-            key_path: row.key_path.clone(),
+            key_path,
         },
         services,
     }))

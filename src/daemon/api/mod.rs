@@ -7,8 +7,8 @@ mod templates;
 pub use system::SHUTDOWN_TIMEOUT_SECS;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::http::{HeaderName, StatusCode};
+use axum::extract::{DefaultBodyLimit, MatchedPath, OriginalUri, Request};
+use axum::http::{HeaderName, Method, StatusCode};
 use axum::routing::any;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -70,9 +70,8 @@ const NOT_YET_BUILT: [&str; 9] = [
     "ws",
 ];
 
-async fn not_yet_built(request: Request) -> ApiError {
-    let area = request
-        .uri()
+async fn not_yet_built(OriginalUri(uri): OriginalUri) -> ApiError {
+    let area = uri
         .path()
         .trim_start_matches("/api/v1/")
         .split('/')
@@ -96,15 +95,11 @@ async fn not_found(request: Request) -> ApiError {
     .remediation("API routes live under /api/v1; see the API reference")
 }
 
-async fn method_not_allowed(request: Request) -> ApiError {
+async fn method_not_allowed(method: Method, OriginalUri(uri): OriginalUri) -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "METHOD_NOT_ALLOWED",
-        format!(
-            "{} is not allowed on {}",
-            request.method(),
-            request.uri().path()
-        ),
+        format!("{method} is not allowed on {}", uri.path()),
     )
     .remediation("Check the method in the API reference")
 }

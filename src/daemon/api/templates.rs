@@ -141,7 +141,7 @@ async fn info(
                 },
             })
             .collect(),
-        os: t.base.os.map(|os| format!("{os:?}")),
+        os: t.base.os.map(|os| os.as_str().to_string()),
         ssh_user: t.base.ssh_user.clone(),
         family: format!("{:?}", t.family()).to_lowercase(),
         architecture: t.architecture().to_string(),

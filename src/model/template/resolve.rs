@@ -145,12 +145,14 @@ pub enum ResolveError {
     InvalidParent { parent: String },
 }
 
-/// Finds the spec a parent reference points at: exact name, then slug, then name in any case.
+/// Finds the spec a parent reference points at: by slug first (slugs are identifiers, and a
+/// bundled template's slug must not be shadowed by a user template that happens to be named
+/// like it), then by exact name, then by name in any case.
 fn find_spec<'a>(specs: &'a [Parsed], key: &str) -> Option<&'a Parsed> {
     specs
         .iter()
-        .find(|p| p.spec.name == key)
-        .or_else(|| specs.iter().find(|p| p.slug == key))
+        .find(|p| p.slug == key)
+        .or_else(|| specs.iter().find(|p| p.spec.name == key))
         .or_else(|| specs.iter().find(|p| p.spec.name.eq_ignore_ascii_case(key)))
 }
 
@@ -552,6 +554,34 @@ mod tests {
         ]);
         let c = resolve(&all, "C").expect("resolves");
         assert_eq!(c.resolution_order, vec!["Rocky Linux 9 Base", "C"]);
+    }
+
+    /// Regression: a user template *named* like a bundled template's slug captured every
+    /// `inherits:` that meant the bundled one.
+    #[test]
+    fn parent_references_prefer_slugs_over_look_alike_names() {
+        let bundled = Parsed::new(
+            parse("name: Rocky Linux 9 Base\nslug: rocky-9-base\ndescription: real\n").expect("ok"),
+            Origin::Bundled,
+            "b".into(),
+        );
+        let impostor = Parsed::new(
+            parse("name: rocky-9-base\ndescription: impostor\n").expect("ok"),
+            Origin::User,
+            "u".into(),
+        );
+        let child = Parsed::new(
+            parse("name: Child\ninherits: [rocky-9-base]\n").expect("ok"),
+            Origin::User,
+            "c".into(),
+        );
+        let all = vec![bundled, impostor, child];
+        let resolved = resolve(&all, "Child").expect("resolves");
+        assert_eq!(
+            resolved.resolution_order,
+            vec!["Rocky Linux 9 Base", "Child"]
+        );
+        assert_eq!(resolved.description, "real");
     }
 
     #[test]

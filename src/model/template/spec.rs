@@ -115,6 +115,15 @@ pub enum OsFamily {
 }
 
 impl OsFamily {
+    /// The name templates use: `amazon-linux`, `rocky`, `ubuntu`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OsFamily::AmazonLinux => "amazon-linux",
+            OsFamily::Rocky => "rocky",
+            OsFamily::Ubuntu => "ubuntu",
+        }
+    }
+
     /// The system package tool of this OS.
     pub fn system_manager(self) -> PackageManager {
         match self {

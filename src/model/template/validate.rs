@@ -267,12 +267,13 @@ pub fn validate(t: &Template) -> TemplateReport {
             format!("root_volume_gb {root} must be between 8 and 16384"),
         );
     }
-    if pricing::ebs_gb_month(t.root_volume_type()).is_none() {
+    if !pricing::ROOT_VOLUME_TYPES.contains(&t.root_volume_type()) {
         r.add_issue(
             "instance",
             format!(
-                "root_volume_type '{}' is not an EBS volume type",
-                t.root_volume_type()
+                "root_volume_type '{}' cannot be a workspace's root volume; use {}",
+                t.root_volume_type(),
+                pricing::ROOT_VOLUME_TYPES.join(" or ")
             ),
         );
     }

@@ -78,26 +78,39 @@ async fn unknown_routes_and_methods_answer_in_the_error_format() {
     );
 }
 
+/// The port is taken before anything slow happens: the daemon's AWS endpoint here is a
+/// closed port it would have to wait on, yet it exits with the port error. (How fast it fails
+/// is measured by scripts/load and recorded in BENCHMARKS.md.)
 #[tokio::test(flavor = "multi_thread")]
-async fn a_taken_port_is_a_clear_error_within_a_second() {
+async fn a_taken_port_is_a_clear_error_naming_the_address() {
     let holder = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let address = holder.local_addr().expect("addr").to_string();
     let daemon = Daemon::start();
-    let started = Instant::now();
-    let output = daemon
+    let mut child = daemon
         .command()
         .env("PRISM_DATA_DIR", daemon.dir.path().join("other-data"))
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
         .args(["daemon", "--listen", &address])
         .stdout(Stdio::null())
-        .output()
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("run");
-    assert!(
-        started.elapsed() < Duration::from_secs(1),
-        "took {:?}",
-        started.elapsed()
-    );
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    // A hang guard, not a speed goal.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the daemon did not give up on a taken port"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(!status.success());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr)
+        .expect("read");
     assert!(
         stderr.contains(&address) && stderr.contains("already in use"),
         "{stderr}"

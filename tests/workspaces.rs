@@ -230,10 +230,9 @@ async fn every_bundled_template_launches_in_the_sandbox() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn launch_answers_at_once_with_progress() {
+async fn launch_answers_before_the_instance_exists() {
     let daemon = Daemon::start();
     let name = unique("fast");
-    let started = std::time::Instant::now();
     let request = LaunchRequest {
         name: name.clone(),
         template: "ubuntu-24-04-base".into(),
@@ -258,7 +257,7 @@ async fn launch_answers_at_once_with_progress() {
     assert_eq!(body.state, WorkspaceState::Launching);
     assert!(body.launch_progress < 100);
     assert_eq!(body.instance_type, "t3.xlarge");
-    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(body.instance_id, None, "the answer does not wait for EC2");
     let w = daemon.wait_for(&name, WorkspaceState::Running).await;
     assert_eq!(w.project.as_deref(), Some("cancer-research"));
     assert_eq!(

@@ -341,3 +341,139 @@ pub struct ShutdownResponse {
     pub active_operations: u32,
     pub shutdown_timeout: u32,
 }
+
+// ---------------------------------------------------------------------------------------------
+// Events
+
+/// One message on the event stream, `GET /api/v1/ws`: a WebSocket carrying one JSON text frame
+/// per event, tagged by `type`.
+///
+/// The stream tells clients that something changed; it does not replace the list. A client
+/// that connects late, or falls behind, re-reads the list (the daemon sends `resync` when it
+/// had to drop events for a slow client).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum DaemonEvent {
+    /// The first message on every connection.
+    Hello {
+        version: String,
+        timestamp: DateTime<Utc>,
+    },
+    /// A workspace entered a new state; one event per recorded transition.
+    InstanceStateChanged(StateChangedEvent),
+    /// Events were dropped because this client read too slowly: re-read the list.
+    Resync { timestamp: DateTime<Utc> },
+    /// An event this client does not know, sent by a newer daemon.
+    #[serde(other)]
+    Unknown,
+}
+
+/// The body of an `instance_state_changed` event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateChangedEvent {
+    pub name: String,
+    pub instance_id: Option<String>,
+    /// The state before, when one was recorded.
+    pub previous_state: Option<WorkspaceState>,
+    pub new_state: WorkspaceState,
+    /// What caused it: "launch request", "observed in EC2", "stop request" …
+    pub reason: String,
+    pub timestamp: DateTime<Utc>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Costs
+
+/// `GET /api/v1/costs/current`: what the workspaces cost now and this UTC month, from the
+/// recorded state transitions and the price table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CurrentCosts {
+    /// Per hour right now: compute of running workspaces plus storage of every existing one.
+    pub total_current_hourly: Money,
+    /// `total_current_hourly` × 24.
+    pub total_daily_projection: Money,
+    /// `total_current_hourly` × the hours in a billing month (730).
+    pub total_monthly_projection: Money,
+    /// The current hourly figure split by what is paid for.
+    pub cost_breakdown: CostBreakdown,
+    pub hibernation_savings: HibernationSavings,
+    /// Workspaces by current hourly cost, highest first.
+    pub top_cost_drivers: Vec<CostDriver>,
+    /// Spend since 00:00 UTC on the first of this month.
+    pub month_to_date: Money,
+    /// Spend since 00:00 UTC today.
+    pub today: Money,
+    /// The month `month_to_date` covers, as `YYYY-MM`.
+    pub month: String,
+    /// Workspaces whose instance type has no price: their spend is not in any total.
+    pub unpriced_workspaces: Vec<String>,
+    pub price_source: String,
+    pub as_of: DateTime<Utc>,
+}
+
+/// Hourly cost by kind.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CostBreakdown {
+    pub instances: Money,
+    pub ebs_storage: Money,
+    pub efs_storage: Money,
+}
+
+/// Compute not paid because workspaces were hibernated.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HibernationSavings {
+    /// This UTC month so far.
+    pub current_month: Money,
+    /// `current_month` extended at the same pace to the whole month.
+    pub projected_monthly: Money,
+}
+
+/// One workspace's share of the current hourly cost.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CostDriver {
+    pub resource: String,
+    pub hourly_cost: Money,
+    /// Share of `total_current_hourly`, in percent with one decimal (not money).
+    pub percentage: f64,
+}
+
+/// `GET /api/v1/costs/history?start_date=&end_date=&granularity=`: spend per UTC day (or ISO
+/// week, or month) from the recorded transitions.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CostHistory {
+    /// e.g. `30_days`.
+    pub period: String,
+    pub start_date: chrono::NaiveDate,
+    pub end_date: chrono::NaiveDate,
+    /// `daily`, `weekly` or `monthly`.
+    pub granularity: String,
+    pub total_cost: Money,
+    /// One entry per period, oldest first, including periods that cost nothing. (The name is
+    /// the contract's, whatever the granularity.)
+    pub daily_costs: Vec<PeriodCost>,
+    pub cost_trends: CostTrend,
+}
+
+/// Spend in one period.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeriodCost {
+    /// The first day of the period.
+    pub date: chrono::NaiveDate,
+    pub cost: Money,
+    /// Workspaces that existed at some moment of the period.
+    pub instances: u32,
+    /// Compute not paid while workspaces were hibernated in the period.
+    pub hibernation_savings: Money,
+}
+
+/// How the latest periods compare with the earlier ones.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CostTrend {
+    /// `increasing`, `decreasing`, `stable`, or `insufficient_data`.
+    pub trend_direction: String,
+    /// Second half of the range against the first, in percent (not money); absent when the
+    /// first half cost nothing.
+    pub percentage_change: Option<f64>,
+    /// The workspace that spent most in the range.
+    pub primary_driver: Option<String>,
+}

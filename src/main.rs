@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use prism::cli::{Cli, Command, DaemonArgs, DaemonCommand};
+use prism::cli::{Cli, Command, DaemonArgs, DaemonCommand, TuiArgs};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -24,6 +24,25 @@ fn main() -> ExitCode {
         }) => {
             let options = prism::daemon::DaemonOptions { listen };
             match runtime.block_on(prism::daemon::run(options)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("error: {error:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Tui(TuiArgs {
+            refresh,
+            readonly,
+            keymap,
+        }) => {
+            let options = prism::tui::TuiOptions {
+                daemon_url: cli.daemon_url,
+                refresh_secs: refresh,
+                keymap,
+                readonly,
+            };
+            match runtime.block_on(prism::tui::run(options)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
                     eprintln!("error: {error:#}");

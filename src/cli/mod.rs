@@ -49,6 +49,22 @@ pub enum Command {
         #[command(subcommand)]
         command: templates::TemplatesCommand,
     },
+    /// Open the terminal dashboard.
+    Tui(TuiArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TuiArgs {
+    /// Seconds between refreshes from the daemon (2-3600; default 30, or `refresh_secs` in
+    /// tui.toml).
+    #[arg(long, value_name = "SECONDS")]
+    pub refresh: Option<u64>,
+    /// Look but never change anything: every action that would touch a workspace is disabled.
+    #[arg(long)]
+    pub readonly: bool,
+    /// The bundled keymap to start from: default or vim (your keymap.toml still applies).
+    #[arg(long, value_name = "NAME")]
+    pub keymap: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -121,7 +137,7 @@ pub async fn run_client(cli: Cli) -> ExitCode {
             command: Some(DaemonCommand::Stop),
             ..
         }) => output::daemon_stop(&client, cli.output).await,
-        Command::Daemon(_) => Err(Failure::Usage),
+        Command::Daemon(_) | Command::Tui(_) => Err(Failure::Usage),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -10,9 +10,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::model::api::{
-    ConnectInfo, DaemonStatus, ErrorBody, ExtendRequest, HibernateResponse, HibernationStatus,
-    LaunchRequest, LaunchResponse, ShutdownResponse, StateChange, TemplateInfo, TemplateSummary,
-    TerminateRequest, TerminateResponse, ValidationSummary, Workspace,
+    ConnectInfo, CostHistory, CurrentCosts, DaemonEvent, DaemonStatus, ErrorBody, ExtendRequest,
+    HibernateResponse, HibernationStatus, LaunchRequest, LaunchResponse, ShutdownResponse,
+    StateChange, TemplateInfo, TemplateSummary, TerminateRequest, TerminateResponse,
+    ValidationSummary, Workspace,
 };
 use crate::paths::{Dirs, read_runtime};
 
@@ -72,6 +73,8 @@ impl ClientError {
 pub struct DaemonClient {
     http: reqwest::Client,
     base: Url,
+    /// Limit on each whole request, when shorter than the client's default.
+    timeout: Option<Duration>,
 }
 
 impl DaemonClient {
@@ -90,7 +93,18 @@ impl DaemonClient {
                 url: url.to_string(),
                 reason: e.to_string(),
             })?;
-        Ok(DaemonClient { http, base })
+        Ok(DaemonClient {
+            http,
+            base,
+            timeout: None,
+        })
+    }
+
+    /// The same client with every request bounded by `timeout` (the dashboard keeps it shorter
+    /// than its poll interval, so polls never pile up behind a slow daemon).
+    pub fn with_timeout(mut self, timeout: Duration) -> DaemonClient {
+        self.timeout = Some(timeout);
+        self
     }
 
     /// Finds the daemon: `explicit`, else `PRISM_DAEMON_URL`, else the address a running
@@ -134,8 +148,19 @@ impl DaemonClient {
         segments: &[&str],
         body: Option<&B>,
     ) -> Result<Option<T>, ClientError> {
-        let url = self.endpoint(segments);
+        self.send(method, self.endpoint(segments), body).await
+    }
+
+    async fn send<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&B>,
+    ) -> Result<Option<T>, ClientError> {
         let mut request = self.http.request(method, url.clone());
+        if let Some(timeout) = self.timeout {
+            request = request.timeout(timeout);
+        }
         if let Some(body) = body {
             request = request.json(body);
         }
@@ -151,33 +176,11 @@ impl DaemonClient {
                 url: self.base.to_string(),
                 reason: short_reason(&e),
             })?;
-        if status.is_success() {
-            if status == StatusCode::NO_CONTENT || bytes.is_empty() {
-                return Ok(None);
-            }
-            return serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| ClientError::Protocol {
-                    url: url.to_string(),
-                    reason: format!("the body does not match the API ({e})"),
-                });
-        }
-        match serde_json::from_slice::<ErrorBody>(&bytes) {
-            Ok(body) => Err(ClientError::Api { status, body }),
-            Err(_) => Err(ClientError::Protocol {
-                url: url.to_string(),
-                reason: format!("HTTP {status} without an API error body"),
-            }),
-        }
+        decode(status, &bytes, &url)
     }
 
     async fn get<T: DeserializeOwned>(&self, segments: &[&str]) -> Result<T, ClientError> {
-        self.call::<(), T>(Method::GET, segments, None)
-            .await?
-            .ok_or_else(|| ClientError::Protocol {
-                url: self.endpoint(segments).to_string(),
-                reason: "empty answer".into(),
-            })
+        self.get_url(self.endpoint(segments)).await
     }
 
     async fn post<B: Serialize, T: DeserializeOwned>(
@@ -266,6 +269,144 @@ impl DaemonClient {
 
     pub async fn shutdown(&self) -> Result<ShutdownResponse, ClientError> {
         self.post::<(), _>(&["daemon", "shutdown"], None).await
+    }
+
+    pub async fn costs_current(&self) -> Result<CurrentCosts, ClientError> {
+        self.get(&["costs", "current"]).await
+    }
+
+    /// Spend per period between two UTC dates (the daemon's defaults when `None`).
+    pub async fn cost_history(
+        &self,
+        start: Option<chrono::NaiveDate>,
+        end: Option<chrono::NaiveDate>,
+        granularity: Option<&str>,
+    ) -> Result<CostHistory, ClientError> {
+        let mut query = Vec::new();
+        if let Some(start) = start {
+            query.push(("start_date", start.to_string()));
+        }
+        if let Some(end) = end {
+            query.push(("end_date", end.to_string()));
+        }
+        if let Some(granularity) = granularity {
+            query.push(("granularity", granularity.to_string()));
+        }
+        let mut url = self.endpoint(&["costs", "history"]);
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        self.get_url(url).await
+    }
+
+    /// Asks whether the daemon serves a part of the API: `Ok` for any success, the daemon's
+    /// error otherwise (`NOT_IMPLEMENTED` for parts not built yet).
+    pub async fn probe(&self, segments: &[&str]) -> Result<(), ClientError> {
+        self.call::<(), serde_json::Value>(Method::GET, segments, None)
+            .await
+            .map(|_| ())
+    }
+
+    async fn get_url<T: DeserializeOwned>(&self, url: Url) -> Result<T, ClientError> {
+        self.send::<(), T>(Method::GET, url.clone(), None)
+            .await?
+            .ok_or_else(|| ClientError::Protocol {
+                url: url.to_string(),
+                reason: "empty answer".into(),
+            })
+    }
+
+    /// Opens the live event stream (`/api/v1/ws`).
+    pub async fn subscribe(&self) -> Result<EventSubscription, ClientError> {
+        let mut url = self.endpoint(&["ws"]);
+        let scheme = if url.scheme() == "https" { "wss" } else { "ws" };
+        let _ = url.set_scheme(scheme);
+        let unreachable = |reason: String| ClientError::Unreachable {
+            url: self.base.to_string(),
+            reason,
+        };
+        let connect = tokio_tungstenite::connect_async(url.as_str());
+        let (socket, _) = tokio::time::timeout(Duration::from_secs(5), connect)
+            .await
+            .map_err(|_| unreachable("timed out opening the event stream".into()))?
+            .map_err(|e| match e {
+                tokio_tungstenite::tungstenite::Error::Http(response) => ClientError::Protocol {
+                    url: url.to_string(),
+                    reason: format!("HTTP {} instead of an event stream", response.status()),
+                },
+                other => unreachable(other.to_string()),
+            })?;
+        Ok(EventSubscription {
+            socket,
+            url: url.to_string(),
+        })
+    }
+}
+
+/// An open event stream.
+#[derive(Debug)]
+pub struct EventSubscription {
+    socket: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    url: String,
+}
+
+impl EventSubscription {
+    /// The next event; `None` once the daemon closes the stream. Pings are answered by the
+    /// socket itself; frames that are not text are skipped.
+    pub async fn next(&mut self) -> Option<Result<DaemonEvent, ClientError>> {
+        use futures::StreamExt as _;
+        use tokio_tungstenite::tungstenite::Message;
+        loop {
+            let frame = match self.socket.next().await? {
+                Ok(frame) => frame,
+                Err(error) => {
+                    return Some(Err(ClientError::Unreachable {
+                        url: self.url.clone(),
+                        reason: error.to_string(),
+                    }));
+                }
+            };
+            match frame {
+                Message::Text(text) => {
+                    return Some(serde_json::from_str(text.as_str()).map_err(|e| {
+                        ClientError::Protocol {
+                            url: self.url.clone(),
+                            reason: format!("an event that does not match the API ({e})"),
+                        }
+                    }));
+                }
+                Message::Close(_) => return None,
+                _ => continue,
+            }
+        }
+    }
+}
+
+/// Turns a response into the API type, the API's error, or a protocol error.
+fn decode<T: DeserializeOwned>(
+    status: StatusCode,
+    bytes: &[u8],
+    url: &Url,
+) -> Result<Option<T>, ClientError> {
+    if status.is_success() {
+        if status == StatusCode::NO_CONTENT || bytes.is_empty() {
+            return Ok(None);
+        }
+        return serde_json::from_slice(bytes)
+            .map(Some)
+            .map_err(|e| ClientError::Protocol {
+                url: url.to_string(),
+                reason: format!("the body does not match the API ({e})"),
+            });
+    }
+    match serde_json::from_slice::<ErrorBody>(bytes) {
+        Ok(body) => Err(ClientError::Api { status, body }),
+        Err(_) => Err(ClientError::Protocol {
+            url: url.to_string(),
+            reason: format!("HTTP {status} without an API error body"),
+        }),
     }
 }
 

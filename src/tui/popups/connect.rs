@@ -1,0 +1,97 @@
+//! How to reach a workspace: the SSH command and each service's tunnel, as the daemon gives
+//! them (with the current address, never a remembered one).
+
+use crossterm::event::{KeyCode, KeyEvent};
+use ratatui::Frame;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+
+use super::{Outcome, frame_box};
+use crate::tui::app::App;
+use crate::tui::theme::Theme;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnectView {
+    pub name: String,
+    pub scroll: u16,
+    pub error: Option<String>,
+}
+
+impl ConnectView {
+    pub fn new(name: &str) -> ConnectView {
+        ConnectView {
+            name: name.to_string(),
+            scroll: 0,
+            error: None,
+        }
+    }
+
+    pub fn handle_key(&mut self, key: &KeyEvent) -> Outcome {
+        match key.code {
+            KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') => Outcome::Close,
+            KeyCode::Down | KeyCode::Char('j') => {
+                self.scroll = self.scroll.saturating_add(1);
+                Outcome::Stay
+            }
+            KeyCode::Up | KeyCode::Char('k') => {
+                self.scroll = self.scroll.saturating_sub(1);
+                Outcome::Stay
+            }
+            _ => Outcome::Stay,
+        }
+    }
+
+    pub fn render(&self, frame: &mut Frame, app: &App, theme: &Theme) {
+        let area = frame.area();
+        let inner = frame_box(
+            frame,
+            area.width.saturating_sub(4).min(110),
+            16,
+            &format!("Connect to {}", self.name),
+            theme,
+        );
+        let mut lines = Vec::new();
+        if let Some(error) = &self.error {
+            lines.push(Line::styled(format!("error: {error}"), theme.danger));
+        } else if let Some(info) = app.data.connect.get(&self.name) {
+            lines.push(Line::styled("SSH", theme.title));
+            lines.push(Line::styled(info.ssh.command.clone(), theme.text));
+            if info.ssh.key_path.is_none() {
+                lines.push(Line::styled(
+                    "(no private key on this machine for this workspace's key pair)",
+                    theme.muted,
+                ));
+            }
+            for (service, details) in &info.services {
+                lines.push(Line::from(""));
+                lines.push(Line::styled(service.clone(), theme.title));
+                lines.push(Line::from(vec![
+                    Span::styled("tunnel: ", theme.muted),
+                    Span::styled(details.local_forward.clone(), theme.text),
+                ]));
+                lines.push(Line::from(vec![
+                    Span::styled("then open: ", theme.muted),
+                    Span::styled(details.url.clone(), theme.text),
+                ]));
+                if let Some(token) = &details.token {
+                    lines.push(Line::from(vec![
+                        Span::styled("token: ", theme.muted),
+                        Span::styled(token.clone(), theme.text),
+                    ]));
+                }
+                if let (Some(user), Some(password)) = (&details.username, &details.password) {
+                    lines.push(Line::from(vec![
+                        Span::styled("login: ", theme.muted),
+                        Span::styled(format!("{user} / {password}"), theme.text),
+                    ]));
+                }
+            }
+        } else {
+            lines.push(Line::styled("asking the daemon…", theme.muted));
+        }
+        let paragraph = Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((self.scroll, 0));
+        frame.render_widget(paragraph, inner);
+    }
+}

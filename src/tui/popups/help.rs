@@ -1,0 +1,117 @@
+//! The `?` overlay: the bindings that are live right now (read from the keymap in use, so a
+//! user's changes show), and the `:` commands.
+
+use crossterm::event::{KeyCode, KeyEvent};
+use ratatui::Frame;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+
+use super::{Outcome, frame_box};
+use crate::tui::action::Action;
+use crate::tui::app::App;
+use crate::tui::command::COMMANDS;
+use crate::tui::theme::Theme;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Help {
+    pub scroll: u16,
+}
+
+impl Help {
+    pub fn handle_key(&mut self, key: &KeyEvent) -> Outcome {
+        match key.code {
+            KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q') | KeyCode::Enter => {
+                Outcome::Close
+            }
+            KeyCode::Down | KeyCode::Char('j') => {
+                self.scroll = self.scroll.saturating_add(1);
+                Outcome::Stay
+            }
+            KeyCode::Up | KeyCode::Char('k') => {
+                self.scroll = self.scroll.saturating_sub(1);
+                Outcome::Stay
+            }
+            KeyCode::PageDown => {
+                self.scroll = self.scroll.saturating_add(10);
+                Outcome::Stay
+            }
+            KeyCode::PageUp => {
+                self.scroll = self.scroll.saturating_sub(10);
+                Outcome::Stay
+            }
+            _ => Outcome::Stay,
+        }
+    }
+
+    pub fn lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
+        let mut lines = vec![Line::styled(
+            format!("Keys (keymap: {})", app.keymap.source),
+            theme.title,
+        )];
+        let tab_keys: Vec<String> = Action::all()
+            .into_iter()
+            .filter(|a| matches!(a, Action::Tab(_)))
+            .filter_map(|a| app.keymap.first_key(a))
+            .collect();
+        for action in Action::all() {
+            if app.settings.readonly && action.changes_things() {
+                continue;
+            }
+            if let Action::Tab(n) = action {
+                // One line for the eight tab keys.
+                if n == 1 && !tab_keys.is_empty() {
+                    lines.push(Line::from(vec![
+                        Span::styled(format!("  {:<16}", tab_keys.join(" ")), theme.key),
+                        Span::styled("go to that tab", theme.text),
+                    ]));
+                }
+                continue;
+            }
+            let keys = app.keymap.keys_for(action);
+            if keys.is_empty() {
+                continue;
+            }
+            lines.push(Line::from(vec![
+                Span::styled(format!("  {:<16}", keys.join(" ")), theme.key),
+                Span::styled(action.describe(), theme.text),
+            ]));
+        }
+        lines.push(Line::from(""));
+        lines.push(Line::styled(
+            "In forms: Tab/↓ next field, ←/→ choose, Space toggles, Enter submits, Esc cancels; \
+             text fields take every other key.",
+            theme.muted,
+        ));
+        lines.push(Line::from(""));
+        lines.push(Line::styled("Commands (type : first)", theme.title));
+        for (usage, what) in COMMANDS {
+            lines.push(Line::from(vec![
+                Span::styled(format!("  {usage:<24}"), theme.key),
+                Span::styled(what, theme.text),
+            ]));
+        }
+        if app.settings.readonly {
+            lines.push(Line::from(""));
+            lines.push(Line::styled(
+                "Read-only session: actions that change workspaces are disabled.",
+                theme.warn,
+            ));
+        }
+        lines
+    }
+
+    pub fn render(&self, frame: &mut Frame, app: &App, theme: &Theme) {
+        let area = frame.area();
+        let inner = frame_box(
+            frame,
+            area.width.saturating_sub(4).min(84),
+            area.height.saturating_sub(2),
+            "Help — Esc closes",
+            theme,
+        );
+        let paragraph = Paragraph::new(Help::lines(app, theme))
+            .wrap(Wrap { trim: false })
+            .scroll((self.scroll, 0));
+        frame.render_widget(paragraph, inner);
+    }
+}

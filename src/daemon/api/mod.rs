@@ -1,5 +1,6 @@
 //! The REST API: one router per resource, merged under `/api/v1` in [`app`].
 
+mod events;
 mod instances;
 mod system;
 mod templates;
@@ -26,6 +27,7 @@ pub fn app(state: AppState) -> Router {
     let mut api = Router::new()
         .merge(templates::router())
         .merge(instances::router())
+        .merge(events::router())
         .merge(system::router());
     for area in NOT_YET_BUILT {
         api = api
@@ -58,7 +60,7 @@ pub fn app(state: AppState) -> Router {
 
 /// Areas of the API contract that this version does not serve yet. They answer 501 with a
 /// clear message instead of a bare 404, so clients can tell "not built" from "wrong URL".
-const NOT_YET_BUILT: [&str; 9] = [
+const NOT_YET_BUILT: [&str; 8] = [
     "idle",
     "projects",
     "budgets",
@@ -67,7 +69,6 @@ const NOT_YET_BUILT: [&str; 9] = [
     "costs",
     "profiles",
     "logs",
-    "ws",
 ];
 
 async fn not_yet_built(OriginalUri(uri): OriginalUri) -> ApiError {

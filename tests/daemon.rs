@@ -51,7 +51,7 @@ async fn unknown_routes_and_methods_answer_in_the_error_format() {
     for (path, area) in [
         ("budgets", "budgets"),
         ("projects/p1/budget", "projects"),
-        ("costs/current", "costs"),
+        ("storage/volumes", "storage"),
         ("idle/profiles", "idle"),
     ] {
         let response = http.get(daemon.api(path)).send().await.expect("get");

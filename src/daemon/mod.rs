@@ -8,6 +8,7 @@
 pub mod api;
 pub mod catalog;
 pub mod config;
+pub mod costs;
 pub mod error;
 pub mod events;
 pub mod extract;

@@ -1,23 +1,35 @@
 //! The typed HTTP client for the daemon's API, shared by the CLI and the TUI.
 //!
 //! Callers never build URLs: each endpoint is a method here, returning the `model::api` type
-//! the daemon serves. Path segments (workspace and template names) are percent-encoded.
+//! the daemon serves. Path segments (workspace and template names) are percent-encoded. The
+//! event stream is a WebSocket; [`DaemonClient::subscribe`] opens it as an
+//! [`EventSubscription`].
+
+mod events;
+
+pub use events::EventSubscription;
 
 use std::time::Duration;
 
+use chrono::NaiveDate;
 use reqwest::{Method, StatusCode, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::model::api::{
-    ConnectInfo, DaemonStatus, ErrorBody, ExtendRequest, HibernateResponse, HibernationStatus,
-    LaunchRequest, LaunchResponse, ShutdownResponse, StateChange, TemplateInfo, TemplateSummary,
-    TerminateRequest, TerminateResponse, ValidationSummary, Workspace,
+    ConnectInfo, CostHistory, CurrentCosts, DaemonStatus, ErrorBody, ExtendRequest,
+    HibernateResponse, HibernationStatus, LaunchRequest, LaunchResponse, ShutdownResponse,
+    StateChange, TemplateInfo, TemplateSummary, TerminateRequest, TerminateResponse,
+    ValidationSummary, Workspace,
 };
 use crate::paths::{Dirs, read_runtime};
 
 /// The daemon's default address.
 pub const DEFAULT_URL: &str = "http://127.0.0.1:8947";
+
+/// How long a request may take in all unless [`DaemonClient::with_timeout`] says otherwise.
+/// Generous, because an action waits for its AWS call.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +84,8 @@ impl ClientError {
 pub struct DaemonClient {
     http: reqwest::Client,
     base: Url,
+    /// The whole of one request: connecting, sending, and reading the answer.
+    timeout: Duration,
 }
 
 impl DaemonClient {
@@ -83,14 +97,24 @@ impl DaemonClient {
         })?;
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))
-            .timeout(Duration::from_secs(60))
             .no_proxy()
             .build()
             .map_err(|e| ClientError::Unreachable {
                 url: url.to_string(),
                 reason: e.to_string(),
             })?;
-        Ok(DaemonClient { http, base })
+        Ok(DaemonClient {
+            http,
+            base,
+            timeout: DEFAULT_TIMEOUT,
+        })
+    }
+
+    /// The same client with every request bounded by `timeout` in all (connecting included).
+    /// The TUI uses one shorter than its poll interval, so a stuck daemon never stacks up
+    /// requests; a request that runs out fails as [`ClientError::Unreachable`].
+    pub fn with_timeout(self, timeout: Duration) -> DaemonClient {
+        DaemonClient { timeout, ..self }
     }
 
     /// Finds the daemon: `explicit`, else `PRISM_DAEMON_URL`, else the address a running
@@ -135,7 +159,26 @@ impl DaemonClient {
         body: Option<&B>,
     ) -> Result<Option<T>, ClientError> {
         let url = self.endpoint(segments);
-        let mut request = self.http.request(method, url.clone());
+        let bytes = self.send(method, &url, body).await?;
+        if bytes.is_empty() {
+            return Ok(None);
+        }
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| ClientError::Protocol {
+                url: url.to_string(),
+                reason: format!("the body does not match the API ({e})"),
+            })
+    }
+
+    /// Sends one request; the body of a 2xx answer, or the API error of any other.
+    async fn send<B: Serialize>(
+        &self,
+        method: Method,
+        url: &Url,
+        body: Option<&B>,
+    ) -> Result<Vec<u8>, ClientError> {
+        let mut request = self.http.request(method, url.clone()).timeout(self.timeout);
         if let Some(body) = body {
             request = request.json(body);
         }
@@ -152,23 +195,13 @@ impl DaemonClient {
                 reason: short_reason(&e),
             })?;
         if status.is_success() {
-            if status == StatusCode::NO_CONTENT || bytes.is_empty() {
-                return Ok(None);
-            }
-            return serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| ClientError::Protocol {
-                    url: url.to_string(),
-                    reason: format!("the body does not match the API ({e})"),
-                });
+            return Ok(if status == StatusCode::NO_CONTENT {
+                Vec::new()
+            } else {
+                bytes.to_vec()
+            });
         }
-        match serde_json::from_slice::<ErrorBody>(&bytes) {
-            Ok(body) => Err(ClientError::Api { status, body }),
-            Err(_) => Err(ClientError::Protocol {
-                url: url.to_string(),
-                reason: format!("HTTP {status} without an API error body"),
-            }),
-        }
+        Err(api_error(url.as_str(), status, &bytes))
     }
 
     async fn get<T: DeserializeOwned>(&self, segments: &[&str]) -> Result<T, ClientError> {
@@ -260,12 +293,74 @@ impl DaemonClient {
             .map(|_| ())
     }
 
+    /// `GET /api/v1/costs/current`.
+    pub async fn costs_current(&self) -> Result<CurrentCosts, ClientError> {
+        self.get(&["costs", "current"]).await
+    }
+
+    /// `GET /api/v1/costs/history`; what is left out takes the daemon's default (the 30 days
+    /// ending today UTC, daily).
+    pub async fn cost_history(
+        &self,
+        start: Option<NaiveDate>,
+        end: Option<NaiveDate>,
+        granularity: Option<&str>,
+    ) -> Result<CostHistory, ClientError> {
+        let mut url = self.endpoint(&["costs", "history"]);
+        {
+            let mut query = url.query_pairs_mut();
+            if let Some(start) = start {
+                query.append_pair("start_date", &start.format("%Y-%m-%d").to_string());
+            }
+            if let Some(end) = end {
+                query.append_pair("end_date", &end.format("%Y-%m-%d").to_string());
+            }
+            if let Some(granularity) = granularity {
+                query.append_pair("granularity", granularity);
+            }
+        }
+        // A URL without parameters keeps no dangling "?".
+        if url.query() == Some("") {
+            url.set_query(None);
+        }
+        let bytes = self.send::<()>(Method::GET, &url, None).await?;
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol {
+            url: url.to_string(),
+            reason: format!("the body does not match the API ({e})"),
+        })
+    }
+
+    /// A GET of `/api/v1/<segments>` that only asks whether the daemon serves it: any 2xx is
+    /// `Ok`, whatever the body; anything else is the daemon's error (`NOT_IMPLEMENTED` for an
+    /// area this version does not serve yet).
+    pub async fn probe(&self, segments: &[&str]) -> Result<(), ClientError> {
+        let url = self.endpoint(segments);
+        self.send::<()>(Method::GET, &url, None).await.map(|_| ())
+    }
+
+    /// Opens the event stream, `ws://HOST:PORT/api/v1/ws` on the daemon's address. The
+    /// connection and handshake are bounded by the client's timeout (at most 10 s).
+    pub async fn subscribe(&self) -> Result<EventSubscription, ClientError> {
+        EventSubscription::connect(self.endpoint(&["ws"]), self.timeout).await
+    }
+
     pub async fn status(&self) -> Result<DaemonStatus, ClientError> {
         self.get(&["daemon", "status"]).await
     }
 
     pub async fn shutdown(&self) -> Result<ShutdownResponse, ClientError> {
         self.post::<(), _>(&["daemon", "shutdown"], None).await
+    }
+}
+
+/// The error a non-2xx answer carries: the API's body when there is one.
+fn api_error(url: &str, status: StatusCode, bytes: &[u8]) -> ClientError {
+    match serde_json::from_slice::<ErrorBody>(bytes) {
+        Ok(body) => ClientError::Api { status, body },
+        Err(_) => ClientError::Protocol {
+            url: url.to_string(),
+            reason: format!("HTTP {status} without an API error body"),
+        },
     }
 }
 
@@ -294,6 +389,32 @@ fn short_reason(error: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn with_timeout_bounds_requests_and_the_stream_to_a_daemon_that_never_answers() {
+        // The kernel accepts the connection; nothing ever answers on it.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", silent.local_addr().expect("address"));
+        let client = DaemonClient::new(&url)
+            .expect("client")
+            .with_timeout(Duration::from_millis(300));
+        let started = std::time::Instant::now();
+        let error = client.status().await.expect_err("no answer");
+        assert!(
+            matches!(error, ClientError::Unreachable { .. }),
+            "{error:?}"
+        );
+        let error = client.subscribe().await.expect_err("no handshake");
+        assert!(
+            matches!(error, ClientError::Unreachable { .. }),
+            "{error:?}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+    }
 
     #[test]
     fn names_are_encoded_as_one_path_segment() {

@@ -51,7 +51,7 @@ async fn unknown_routes_and_methods_answer_in_the_error_format() {
     for (path, area) in [
         ("budgets", "budgets"),
         ("projects/p1/budget", "projects"),
-        ("costs/current", "costs"),
+        ("storage/volumes", "storage"),
         ("idle/profiles", "idle"),
     ] {
         let response = http.get(daemon.api(path)).send().await.expect("get");
@@ -67,6 +67,14 @@ async fn unknown_routes_and_methods_answer_in_the_error_format() {
             format!("The {area} API is not available in this version of Prism")
         );
     }
+    // The TUI asks this way whether an area is served yet.
+    let client = daemon.client();
+    let unbuilt = client.probe(&["budgets"]).await.expect_err("501");
+    assert_eq!(unbuilt.code(), Some("NOT_IMPLEMENTED"));
+    client
+        .probe(&["costs", "current"])
+        .await
+        .expect("costs are served");
     let response = http
         .get(daemon.api("daemon/status"))
         .send()

@@ -1,16 +1,23 @@
 //! The typed HTTP client for the daemon's API, shared by the CLI and the TUI.
 //!
 //! Callers never build URLs: each endpoint is a method here, returning the `model::api` type
-//! the daemon serves. Path segments (workspace and template names) are percent-encoded.
+//! the daemon serves. Path segments (workspace and template names) are percent-encoded. The
+//! event stream is a WebSocket; [`DaemonClient::subscribe`] opens it as an
+//! [`EventSubscription`].
+
+mod events;
+
+pub use events::EventSubscription;
 
 use std::time::Duration;
 
+use chrono::NaiveDate;
 use reqwest::{Method, StatusCode, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::model::api::{
-    ConnectInfo, CostHistory, CurrentCosts, DaemonEvent, DaemonStatus, ErrorBody, ExtendRequest,
+    ConnectInfo, CostHistory, CurrentCosts, DaemonStatus, ErrorBody, ExtendRequest,
     HibernateResponse, HibernationStatus, LaunchRequest, LaunchResponse, ShutdownResponse,
     StateChange, TemplateInfo, TemplateSummary, TerminateRequest, TerminateResponse,
     ValidationSummary, Workspace,
@@ -19,6 +26,10 @@ use crate::paths::{Dirs, read_runtime};
 
 /// The daemon's default address.
 pub const DEFAULT_URL: &str = "http://127.0.0.1:8947";
+
+/// How long a request may take in all unless [`DaemonClient::with_timeout`] says otherwise.
+/// Generous, because an action waits for its AWS call.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
@@ -73,8 +84,8 @@ impl ClientError {
 pub struct DaemonClient {
     http: reqwest::Client,
     base: Url,
-    /// Limit on each whole request, when shorter than the client's default.
-    timeout: Option<Duration>,
+    /// The whole of one request: connecting, sending, and reading the answer.
+    timeout: Duration,
 }
 
 impl DaemonClient {
@@ -86,7 +97,6 @@ impl DaemonClient {
         })?;
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))
-            .timeout(Duration::from_secs(60))
             .no_proxy()
             .build()
             .map_err(|e| ClientError::Unreachable {
@@ -96,15 +106,15 @@ impl DaemonClient {
         Ok(DaemonClient {
             http,
             base,
-            timeout: None,
+            timeout: DEFAULT_TIMEOUT,
         })
     }
 
-    /// The same client with every request bounded by `timeout` (the dashboard keeps it shorter
-    /// than its poll interval, so polls never pile up behind a slow daemon).
-    pub fn with_timeout(mut self, timeout: Duration) -> DaemonClient {
-        self.timeout = Some(timeout);
-        self
+    /// The same client with every request bounded by `timeout` in all (connecting included).
+    /// The TUI uses one shorter than its poll interval, so a stuck daemon never stacks up
+    /// requests; a request that runs out fails as [`ClientError::Unreachable`].
+    pub fn with_timeout(self, timeout: Duration) -> DaemonClient {
+        DaemonClient { timeout, ..self }
     }
 
     /// Finds the daemon: `explicit`, else `PRISM_DAEMON_URL`, else the address a running
@@ -148,19 +158,27 @@ impl DaemonClient {
         segments: &[&str],
         body: Option<&B>,
     ) -> Result<Option<T>, ClientError> {
-        self.send(method, self.endpoint(segments), body).await
+        let url = self.endpoint(segments);
+        let bytes = self.send(method, &url, body).await?;
+        if bytes.is_empty() {
+            return Ok(None);
+        }
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| ClientError::Protocol {
+                url: url.to_string(),
+                reason: format!("the body does not match the API ({e})"),
+            })
     }
 
-    async fn send<B: Serialize, T: DeserializeOwned>(
+    /// Sends one request; the body of a 2xx answer, or the API error of any other.
+    async fn send<B: Serialize>(
         &self,
         method: Method,
-        url: Url,
+        url: &Url,
         body: Option<&B>,
-    ) -> Result<Option<T>, ClientError> {
-        let mut request = self.http.request(method, url.clone());
-        if let Some(timeout) = self.timeout {
-            request = request.timeout(timeout);
-        }
+    ) -> Result<Vec<u8>, ClientError> {
+        let mut request = self.http.request(method, url.clone()).timeout(self.timeout);
         if let Some(body) = body {
             request = request.json(body);
         }
@@ -176,11 +194,23 @@ impl DaemonClient {
                 url: self.base.to_string(),
                 reason: short_reason(&e),
             })?;
-        decode(status, &bytes, &url)
+        if status.is_success() {
+            return Ok(if status == StatusCode::NO_CONTENT {
+                Vec::new()
+            } else {
+                bytes.to_vec()
+            });
+        }
+        Err(api_error(url.as_str(), status, &bytes))
     }
 
     async fn get<T: DeserializeOwned>(&self, segments: &[&str]) -> Result<T, ClientError> {
-        self.get_url(self.endpoint(segments)).await
+        self.call::<(), T>(Method::GET, segments, None)
+            .await?
+            .ok_or_else(|| ClientError::Protocol {
+                url: self.endpoint(segments).to_string(),
+                reason: "empty answer".into(),
+            })
     }
 
     async fn post<B: Serialize, T: DeserializeOwned>(
@@ -263,6 +293,57 @@ impl DaemonClient {
             .map(|_| ())
     }
 
+    /// `GET /api/v1/costs/current`.
+    pub async fn costs_current(&self) -> Result<CurrentCosts, ClientError> {
+        self.get(&["costs", "current"]).await
+    }
+
+    /// `GET /api/v1/costs/history`; what is left out takes the daemon's default (the 30 days
+    /// ending today UTC, daily).
+    pub async fn cost_history(
+        &self,
+        start: Option<NaiveDate>,
+        end: Option<NaiveDate>,
+        granularity: Option<&str>,
+    ) -> Result<CostHistory, ClientError> {
+        let mut url = self.endpoint(&["costs", "history"]);
+        {
+            let mut query = url.query_pairs_mut();
+            if let Some(start) = start {
+                query.append_pair("start_date", &start.format("%Y-%m-%d").to_string());
+            }
+            if let Some(end) = end {
+                query.append_pair("end_date", &end.format("%Y-%m-%d").to_string());
+            }
+            if let Some(granularity) = granularity {
+                query.append_pair("granularity", granularity);
+            }
+        }
+        // A URL without parameters keeps no dangling "?".
+        if url.query() == Some("") {
+            url.set_query(None);
+        }
+        let bytes = self.send::<()>(Method::GET, &url, None).await?;
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol {
+            url: url.to_string(),
+            reason: format!("the body does not match the API ({e})"),
+        })
+    }
+
+    /// A GET of `/api/v1/<segments>` that only asks whether the daemon serves it: any 2xx is
+    /// `Ok`, whatever the body; anything else is the daemon's error (`NOT_IMPLEMENTED` for an
+    /// area this version does not serve yet).
+    pub async fn probe(&self, segments: &[&str]) -> Result<(), ClientError> {
+        let url = self.endpoint(segments);
+        self.send::<()>(Method::GET, &url, None).await.map(|_| ())
+    }
+
+    /// Opens the event stream, `ws://HOST:PORT/api/v1/ws` on the daemon's address. The
+    /// connection and handshake are bounded by the client's timeout (at most 10 s).
+    pub async fn subscribe(&self) -> Result<EventSubscription, ClientError> {
+        EventSubscription::connect(self.endpoint(&["ws"]), self.timeout).await
+    }
+
     pub async fn status(&self) -> Result<DaemonStatus, ClientError> {
         self.get(&["daemon", "status"]).await
     }
@@ -270,143 +351,16 @@ impl DaemonClient {
     pub async fn shutdown(&self) -> Result<ShutdownResponse, ClientError> {
         self.post::<(), _>(&["daemon", "shutdown"], None).await
     }
-
-    pub async fn costs_current(&self) -> Result<CurrentCosts, ClientError> {
-        self.get(&["costs", "current"]).await
-    }
-
-    /// Spend per period between two UTC dates (the daemon's defaults when `None`).
-    pub async fn cost_history(
-        &self,
-        start: Option<chrono::NaiveDate>,
-        end: Option<chrono::NaiveDate>,
-        granularity: Option<&str>,
-    ) -> Result<CostHistory, ClientError> {
-        let mut query = Vec::new();
-        if let Some(start) = start {
-            query.push(("start_date", start.to_string()));
-        }
-        if let Some(end) = end {
-            query.push(("end_date", end.to_string()));
-        }
-        if let Some(granularity) = granularity {
-            query.push(("granularity", granularity.to_string()));
-        }
-        let mut url = self.endpoint(&["costs", "history"]);
-        if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query);
-        }
-        self.get_url(url).await
-    }
-
-    /// Asks whether the daemon serves a part of the API: `Ok` for any success, the daemon's
-    /// error otherwise (`NOT_IMPLEMENTED` for parts not built yet).
-    pub async fn probe(&self, segments: &[&str]) -> Result<(), ClientError> {
-        self.call::<(), serde_json::Value>(Method::GET, segments, None)
-            .await
-            .map(|_| ())
-    }
-
-    async fn get_url<T: DeserializeOwned>(&self, url: Url) -> Result<T, ClientError> {
-        self.send::<(), T>(Method::GET, url.clone(), None)
-            .await?
-            .ok_or_else(|| ClientError::Protocol {
-                url: url.to_string(),
-                reason: "empty answer".into(),
-            })
-    }
-
-    /// Opens the live event stream (`/api/v1/ws`).
-    pub async fn subscribe(&self) -> Result<EventSubscription, ClientError> {
-        let mut url = self.endpoint(&["ws"]);
-        let scheme = if url.scheme() == "https" { "wss" } else { "ws" };
-        let _ = url.set_scheme(scheme);
-        let unreachable = |reason: String| ClientError::Unreachable {
-            url: self.base.to_string(),
-            reason,
-        };
-        let connect = tokio_tungstenite::connect_async(url.as_str());
-        let (socket, _) = tokio::time::timeout(Duration::from_secs(5), connect)
-            .await
-            .map_err(|_| unreachable("timed out opening the event stream".into()))?
-            .map_err(|e| match e {
-                tokio_tungstenite::tungstenite::Error::Http(response) => ClientError::Protocol {
-                    url: url.to_string(),
-                    reason: format!("HTTP {} instead of an event stream", response.status()),
-                },
-                other => unreachable(other.to_string()),
-            })?;
-        Ok(EventSubscription {
-            socket,
-            url: url.to_string(),
-        })
-    }
 }
 
-/// An open event stream.
-#[derive(Debug)]
-pub struct EventSubscription {
-    socket: tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
-    url: String,
-}
-
-impl EventSubscription {
-    /// The next event; `None` once the daemon closes the stream. Pings are answered by the
-    /// socket itself; frames that are not text are skipped.
-    pub async fn next(&mut self) -> Option<Result<DaemonEvent, ClientError>> {
-        use futures::StreamExt as _;
-        use tokio_tungstenite::tungstenite::Message;
-        loop {
-            let frame = match self.socket.next().await? {
-                Ok(frame) => frame,
-                Err(error) => {
-                    return Some(Err(ClientError::Unreachable {
-                        url: self.url.clone(),
-                        reason: error.to_string(),
-                    }));
-                }
-            };
-            match frame {
-                Message::Text(text) => {
-                    return Some(serde_json::from_str(text.as_str()).map_err(|e| {
-                        ClientError::Protocol {
-                            url: self.url.clone(),
-                            reason: format!("an event that does not match the API ({e})"),
-                        }
-                    }));
-                }
-                Message::Close(_) => return None,
-                _ => continue,
-            }
-        }
-    }
-}
-
-/// Turns a response into the API type, the API's error, or a protocol error.
-fn decode<T: DeserializeOwned>(
-    status: StatusCode,
-    bytes: &[u8],
-    url: &Url,
-) -> Result<Option<T>, ClientError> {
-    if status.is_success() {
-        if status == StatusCode::NO_CONTENT || bytes.is_empty() {
-            return Ok(None);
-        }
-        return serde_json::from_slice(bytes)
-            .map(Some)
-            .map_err(|e| ClientError::Protocol {
-                url: url.to_string(),
-                reason: format!("the body does not match the API ({e})"),
-            });
-    }
+/// The error a non-2xx answer carries: the API's body when there is one.
+fn api_error(url: &str, status: StatusCode, bytes: &[u8]) -> ClientError {
     match serde_json::from_slice::<ErrorBody>(bytes) {
-        Ok(body) => Err(ClientError::Api { status, body }),
-        Err(_) => Err(ClientError::Protocol {
+        Ok(body) => ClientError::Api { status, body },
+        Err(_) => ClientError::Protocol {
             url: url.to_string(),
             reason: format!("HTTP {status} without an API error body"),
-        }),
+        },
     }
 }
 
@@ -435,6 +389,32 @@ fn short_reason(error: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn with_timeout_bounds_requests_and_the_stream_to_a_daemon_that_never_answers() {
+        // The kernel accepts the connection; nothing ever answers on it.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", silent.local_addr().expect("address"));
+        let client = DaemonClient::new(&url)
+            .expect("client")
+            .with_timeout(Duration::from_millis(300));
+        let started = std::time::Instant::now();
+        let error = client.status().await.expect_err("no answer");
+        assert!(
+            matches!(error, ClientError::Unreachable { .. }),
+            "{error:?}"
+        );
+        let error = client.subscribe().await.expect_err("no handshake");
+        assert!(
+            matches!(error, ClientError::Unreachable { .. }),
+            "{error:?}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+    }
 
     #[test]
     fn names_are_encoded_as_one_path_segment() {

@@ -116,3 +116,26 @@ impl<S: Send + Sync> FromRequestParts<S> for PathParam {
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NoParameters {}
+
+/// Query parameters, decoded into `T`. Give `T` `#[serde(deny_unknown_fields)]` so that a
+/// misspelt parameter is refused instead of silently ignored.
+#[derive(Debug)]
+pub struct QueryParams<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for QueryParams<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(value)| QueryParams(value))
+            .map_err(|rejection| {
+                ApiError::bad_request(format!("bad query string: {}", rejection.body_text()))
+                    .remediation("Use only the query parameters the API reference lists")
+            })
+    }
+}

@@ -2,12 +2,15 @@
 //!
 //! Start-up order matters: the listening socket is bound first (so a taken port fails within a
 //! second), then the store is opened, AWS is set up, templates are loaded, and the store is
-//! reconciled with EC2; only then are requests served and the refresh loop started.
+//! reconciled with EC2; only then are the event hub and the refresh loop started and requests
+//! served.
 
 pub mod api;
 pub mod catalog;
 pub mod config;
+pub mod costs;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod launcher;
 pub mod refresh;
@@ -106,6 +109,12 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
         address,
         started_at: state.started_at,
     };
+    // The hub starts after reconciliation: clients learn the state from the list, and the
+    // stream carries what changes from here on.
+    let hub = events::Hub::start(state.store.clone(), state.events.clone())
+        .await
+        .context("cannot read the store for the event stream")?;
+    tokio::spawn(hub.run(shutdown.clone()));
     write_runtime_file(&runtime_file(&dirs.data), &runtime)?;
     tokio::spawn(refresh::run_loop(state.clone()));
     spawn_signal_handlers(shutdown.clone());
@@ -118,6 +127,14 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
         .await
         .context("the HTTP server failed")?;
 
+    // Every session ends as soon as it sees the shutdown; this only lets the close frames out.
+    state.sessions.close();
+    if tokio::time::timeout(Duration::from_secs(2), state.sessions.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some event stream clients were cut off without a close frame");
+    }
     tracing::info!("waiting for background work to finish");
     state.tasks.close();
     let wait = Duration::from_secs(u64::from(api::SHUTDOWN_TIMEOUT_SECS));

@@ -5,14 +5,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, broadcast};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::catalog::TemplateRegistry;
 use super::config::{Config, Dirs};
+use super::events;
 use super::store::Store;
 use crate::aws::{AwsError, Cloud};
+use crate::model::api::DaemonEvent;
 
 /// A value and when it was fetched, behind an async lock.
 type TimedCell<T> = Arc<tokio::sync::Mutex<Option<(Instant, T)>>>;
@@ -31,9 +33,13 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Background work (launches) that shutdown waits for.
     pub tasks: TaskTracker,
+    /// Open event-stream sockets; shutdown gives them a moment to say goodbye.
+    pub sessions: TaskTracker,
     pub refresh: RefreshHandle,
     pub locks: WorkspaceLocks,
     pub aws_health: AwsHealth,
+    /// The event stream: the hub sends, each WebSocket session subscribes.
+    pub events: broadcast::Sender<DaemonEvent>,
     regions: TimedCell<Vec<String>>,
 }
 
@@ -58,9 +64,11 @@ impl AppState {
             started_at: Utc::now(),
             shutdown,
             tasks: TaskTracker::new(),
+            sessions: TaskTracker::new(),
             refresh: RefreshHandle::default(),
             locks: WorkspaceLocks::default(),
             aws_health: AwsHealth::default(),
+            events: events::channel(),
             regions: Arc::default(),
         }
     }

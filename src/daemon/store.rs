@@ -3,16 +3,19 @@
 //! One file in the data directory, in WAL mode, migrated on open. Every change that must not
 //! be half-applied happens in one transaction. The store mirrors EC2 rather than replacing it:
 //! the refresh loop writes what EC2 reports, and on start the daemon reconciles the two before
-//! it serves anything.
+//! it serves anything. Writes that record transitions announce themselves through
+//! [`Store::changes`] once committed, which is how the event stream learns of them.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{FromRow, SqlitePool};
+use tokio::sync::watch;
 
 use crate::aws::Observed;
 use crate::model::ledger::Transition;
@@ -124,10 +127,25 @@ pub struct NewWorkspace {
     pub services: Vec<ServiceSpec>,
 }
 
+/// One recorded transition with what the event stream says about it.
+#[derive(Clone, Debug, FromRow)]
+pub struct TransitionRecord {
+    pub id: i64,
+    pub name: String,
+    pub instance_id: Option<String>,
+    pub at: DateTime<Utc>,
+    pub state: String,
+    /// The state of the workspace's transition recorded just before this one.
+    pub previous_state: Option<String>,
+    pub reason: String,
+}
+
 /// The SQLite store.
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: SqlitePool,
+    /// Counts commits that recorded transitions; the event hub waits on it.
+    changes: Arc<watch::Sender<u64>>,
 }
 
 impl Store {
@@ -145,7 +163,26 @@ impl Store {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Store { pool })
+        Ok(Store {
+            pool,
+            changes: Arc::new(watch::Sender::new(0)),
+        })
+    }
+
+    /// A receiver that sees a new value after every committed write that recorded transitions.
+    /// It says only "look again": readers find what changed with [`Store::transitions_after`].
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    /// Commits a transaction that recorded transitions, then tells [`Store::changes`]
+    /// receivers. The notice goes out only after the commit, so whoever it wakes reads the
+    /// new rows.
+    async fn commit(&self, tx: sqlx::Transaction<'static, sqlx::Sqlite>) -> Result<(), StoreError> {
+        tx.commit().await?;
+        self.changes
+            .send_modify(|count| *count = count.wrapping_add(1));
+        Ok(())
     }
 
     /// Starts a write transaction. `BEGIN IMMEDIATE` takes the write lock up front: a deferred
@@ -206,7 +243,7 @@ impl Store {
             "launch request",
         )
         .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(row)
     }
 
@@ -267,6 +304,24 @@ impl Store {
              ORDER BY name, id",
         )
         .bind(ended_since)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Every workspace that existed at some moment between `start` and `end`, however long
+    /// ago it ended: the cost reports need the ones the list no longer shows.
+    pub async fn existed_between(
+        &self,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<Vec<WorkspaceRow>, StoreError> {
+        // julianday() compares instants, whatever number of fraction digits the text has.
+        Ok(sqlx::query_as(
+            "SELECT * FROM workspaces WHERE julianday(created_at) < julianday(?) \
+             AND (ended_at IS NULL OR julianday(ended_at) > julianday(?)) ORDER BY name, id",
+        )
+        .bind(end)
+        .bind(start)
         .fetch_all(&self.pool)
         .await?)
     }
@@ -363,7 +418,7 @@ impl Store {
         if changed > 0 {
             insert_transition(&mut tx, id, now, state, reason).await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -448,7 +503,11 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        tx.commit().await?;
+        if change.is_some() {
+            self.commit(tx).await?;
+        } else {
+            tx.commit().await?;
+        }
         Ok(change)
     }
 
@@ -481,7 +540,7 @@ impl Store {
             &format!("{} request", action.as_str()),
         )
         .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -505,7 +564,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         insert_transition(&mut tx, id, now, previous, "request failed at AWS").await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -549,7 +608,7 @@ impl Store {
             )
             .await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -612,6 +671,42 @@ impl Store {
         .await?;
         self.apply_observation(row.id, observed, state, now).await?;
         self.get(row.id).await
+    }
+
+    /// The id of the newest recorded transition, or 0 when there is none.
+    pub async fn newest_transition_id(&self) -> Result<i64, StoreError> {
+        let (id,): (Option<i64>,) = sqlx::query_as("SELECT MAX(id) FROM transitions")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(id.unwrap_or(0))
+    }
+
+    /// Up to `limit` transitions recorded after the one with id `after`, oldest first, each
+    /// with its workspace's name and instance and the state recorded before it.
+    ///
+    /// Ids grow in commit order because SQLite has one writer at a time (every write is
+    /// `BEGIN IMMEDIATE`), so a reader that remembers the last id it saw misses nothing.
+    pub async fn transitions_after(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<TransitionRecord>, StoreError> {
+        // The window runs over the whole history of only those workspaces that have something
+        // new, so that the first new row of each still finds its predecessor.
+        Ok(sqlx::query_as(
+            "SELECT id, name, instance_id, at, state, previous_state, reason FROM ( \
+                 SELECT t.id, w.name, w.instance_id, t.at, t.state, t.reason, \
+                        LAG(t.state) OVER (PARTITION BY t.workspace_id ORDER BY t.id) \
+                            AS previous_state \
+                 FROM transitions t JOIN workspaces w ON w.id = t.workspace_id \
+                 WHERE t.workspace_id IN (SELECT workspace_id FROM transitions WHERE id > ?) \
+             ) WHERE id > ? ORDER BY id LIMIT ?",
+        )
+        .bind(after)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// All transitions of the given workspaces, oldest first.
@@ -774,6 +869,115 @@ mod tests {
                 .expect("task")
                 .expect("no database-locked errors");
         }
+    }
+
+    #[tokio::test]
+    async fn transition_commits_notify_and_records_know_their_predecessor() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("t.db")).await.expect("open");
+        let mut changes = store.changes();
+        let row = store
+            .insert_launch(&new_workspace("box"), Utc::now())
+            .await
+            .expect("insert");
+        assert!(changes.has_changed().expect("open"), "a launch notifies");
+        changes.borrow_and_update();
+        store.set_progress(row.id, 50).await.expect("progress");
+        assert!(
+            !changes.has_changed().expect("open"),
+            "no transition, no notice"
+        );
+        store
+            .record_action(row.id, Action::Stop, WorkspaceState::Stopping, Utc::now())
+            .await
+            .expect("record");
+        assert!(changes.has_changed().expect("open"));
+
+        let all = store.transitions_after(0, 10).await.expect("read");
+        let states: Vec<(&str, Option<&str>)> = all
+            .iter()
+            .map(|r| (r.state.as_str(), r.previous_state.as_deref()))
+            .collect();
+        assert_eq!(
+            states,
+            [("launching", None), ("stopping", Some("launching"))]
+        );
+        assert_eq!(all[1].name, "box");
+        assert_eq!(all[1].reason, "stop request");
+        // Reading from the middle still finds the predecessor.
+        let newer = store.transitions_after(all[0].id, 10).await.expect("read");
+        assert_eq!(newer.len(), 1);
+        assert_eq!(newer[0].previous_state.as_deref(), Some("launching"));
+        assert_eq!(store.newest_transition_id().await.expect("max"), all[1].id);
+    }
+
+    #[tokio::test]
+    async fn workspaces_that_ended_long_ago_are_found_by_their_window() {
+        use chrono::TimeZone as _;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("t.db")).await.expect("open");
+        let launched = Utc
+            .with_ymd_and_hms(2026, 6, 10, 8, 0, 0)
+            .single()
+            .expect("valid");
+        let old = store
+            .insert_launch(&new_workspace("old"), launched)
+            .await
+            .expect("insert");
+        let ended = launched + chrono::Duration::hours(2);
+        store
+            .end_launch(old.id, WorkspaceState::Terminated, "test", ended)
+            .await
+            .expect("end");
+        let now = Utc::now();
+        store
+            .insert_launch(&new_workspace("new"), now)
+            .await
+            .expect("insert");
+
+        let names =
+            |rows: Vec<WorkspaceRow>| -> Vec<String> { rows.into_iter().map(|r| r.name).collect() };
+        let june = Utc
+            .with_ymd_and_hms(2026, 6, 1, 0, 0, 0)
+            .single()
+            .expect("valid");
+        let july = Utc
+            .with_ymd_and_hms(2026, 7, 1, 0, 0, 0)
+            .single()
+            .expect("valid");
+        assert_eq!(
+            names(store.existed_between(june, july).await.expect("query")),
+            ["old"]
+        );
+        // Instants compare as instants, fractions of a second included.
+        let just_after = ended + chrono::Duration::milliseconds(500);
+        let just_before = ended - chrono::Duration::milliseconds(1);
+        assert!(
+            store
+                .existed_between(just_after, july)
+                .await
+                .expect("query")
+                .is_empty()
+        );
+        assert_eq!(
+            names(
+                store
+                    .existed_between(just_before, july)
+                    .await
+                    .expect("query")
+            ),
+            ["old"]
+        );
+        let minute = chrono::Duration::minutes(1);
+        assert_eq!(
+            names(
+                store
+                    .existed_between(now - minute, now + minute)
+                    .await
+                    .expect("query")
+            ),
+            ["new"]
+        );
     }
 
     #[tokio::test]

@@ -12,6 +12,7 @@ use super::state::AppState;
 use super::store::{NewWorkspace, WorkspaceRow};
 use crate::aws::{AwsErrorKind, pick_arch};
 use crate::model::api::{self, LaunchRequest, LaunchResponse};
+use crate::model::costs;
 use crate::model::ledger::{self, BilledVolume, Transition};
 use crate::model::money::Money;
 use crate::model::pricing::{self, ROOT_VOLUME_TYPES};
@@ -516,7 +517,7 @@ pub async fn extend(state: &AppState, key: &str, hours: Option<i64>) -> ApiResul
 }
 
 /// The storage that bills while a workspace exists.
-fn volumes(row: &WorkspaceRow) -> Vec<BilledVolume> {
+pub fn volumes(row: &WorkspaceRow) -> Vec<BilledVolume> {
     match pricing::ebs_gb_month(&row.root_volume_type) {
         Some(gb_month) if row.root_volume_gb > 0 => {
             vec![BilledVolume {
@@ -560,23 +561,16 @@ pub fn spend(row: &WorkspaceRow, transitions: &[Transition], now: DateTime<Utc>)
 }
 
 /// What the workspace costs per hour in its current state: compute and storage while
-/// running, storage alone while stopped or hibernated, nothing once it is gone.
+/// running, storage alone while stopped or hibernated, nothing once it is gone. Unknown only
+/// when compute bills and the instance type has no price.
 pub fn hourly_cost_now(row: &WorkspaceRow) -> Option<Money> {
     let state = row.state();
-    let storage: Money = volumes(row)
-        .iter()
-        .map(|v| {
-            v.gb_month
-                .mul_div(i128::from(v.size_gb), i128::from(pricing::HOURS_PER_MONTH))
-        })
-        .sum();
-    if state.bills_compute() {
-        rate(row).0.map(|compute| compute + storage)
-    } else if state.bills_storage() {
-        Some(storage)
-    } else {
-        Some(Money::ZERO)
-    }
+    let compute = match rate(row).0 {
+        Some(rate) => rate,
+        None if state.bills_compute() => return None,
+        None => Money::ZERO,
+    };
+    Some(costs::hourly_split(state, compute, &volumes(row)).total())
 }
 
 /// The API's view of one workspace.

@@ -397,7 +397,7 @@ pub struct CurrentCosts {
     /// The current hourly figure split by what is paid for.
     pub cost_breakdown: CostBreakdown,
     pub hibernation_savings: HibernationSavings,
-    /// Workspaces by current hourly cost, highest first.
+    /// Workspaces that cost something now, by current hourly cost, highest first; at most ten.
     pub top_cost_drivers: Vec<CostDriver>,
     /// Spend since 00:00 UTC on the first of this month.
     pub month_to_date: Money,
@@ -452,6 +452,9 @@ pub struct CostHistory {
     /// the contract's, whatever the granularity.)
     pub daily_costs: Vec<PeriodCost>,
     pub cost_trends: CostTrend,
+    /// Workspaces of the range whose instance type has no price: their spend is in no figure
+    /// above. (An addition to the contract.)
+    pub unpriced_workspaces: Vec<String>,
 }
 
 /// Spend in one period.
@@ -471,8 +474,9 @@ pub struct PeriodCost {
 pub struct CostTrend {
     /// `increasing`, `decreasing`, `stable`, or `insufficient_data`.
     pub trend_direction: String,
-    /// Second half of the range against the first, in percent (not money); absent when the
-    /// first half cost nothing.
+    /// Second half of the range against the first, in percent (not money), each half's spend
+    /// taken per hour that had passed so that an unfinished today does not read as a fall;
+    /// absent when the first half cost nothing.
     pub percentage_change: Option<f64>,
     /// The workspace that spent most in the range.
     pub primary_driver: Option<String>,

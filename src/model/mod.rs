@@ -1,10 +1,12 @@
 //! Plain types and pure rules: templates and their inheritance, sizes, money, prices, the cost
-//! ledger, workspace states and names, and the API's wire types.
+//! ledger and the cost reports built on it, workspace states and names, and the API's wire
+//! types.
 //!
 //! Nothing here does I/O or reads the clock; callers pass the time in. That keeps every rule
 //! testable with plain unit tests.
 
 pub mod api;
+pub mod costs;
 pub mod ledger;
 pub mod money;
 pub mod pricing;

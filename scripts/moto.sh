@@ -6,6 +6,30 @@ PRISM_CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/prism"
 MOTO_VENV="${PRISM_MOTO_VENV:-$PRISM_CACHE/moto-$MOTO_VERSION}"
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
+# ensure_tools [tmux] — installs missing Debian packages the scripts need (as root, or with
+# sudo): curl and python3-venv always, tmux for the dashboard's end-to-end tests.
+ensure_tools() {
+    local missing=()
+    command -v curl >/dev/null || missing+=(curl)
+    command -v python3 >/dev/null || missing+=(python3)
+    python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null || missing+=("$tool")
+    done
+    [ ${#missing[@]} -eq 0 ] && return
+    echo "Installing ${missing[*]} (apt)..." >&2
+    local sudo=()
+    if [ "$(id -u)" != 0 ]; then
+        command -v sudo >/dev/null || {
+            echo "missing: ${missing[*]}; install them (apt-get install ${missing[*]})" >&2
+            exit 1
+        }
+        sudo=(sudo)
+    fi
+    "${sudo[@]}" apt-get update -qq
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+}
+
 ensure_moto() {
     if [ -x "$MOTO_VENV/bin/moto_server" ] \
         && "$MOTO_VENV/bin/python" -c "import moto, sys; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null; then

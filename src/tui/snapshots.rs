@@ -287,6 +287,7 @@ fn history() -> CostHistory {
         granularity: "daily".into(),
         total_cost,
         daily_costs,
+        unpriced_workspaces: Vec::new(),
         cost_trends: CostTrend {
             trend_direction: "increasing".into(),
             percentage_change: Some(38.2),

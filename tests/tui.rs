@@ -155,7 +155,7 @@ fn row_of<'a>(screen: &'a str, name: &str) -> &'a str {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn launch_and_hibernate_from_the_keyboard_then_quit_leaving_the_terminal_sane() {
+async fn launch_hibernate_resume_extend_terminate_from_the_keyboard_then_quit_cleanly() {
     let daemon = Daemon::start();
     let tmux = Tmux::start(80, 24);
     let before = stty_to(&tmux, &daemon.dir.path().join("stty-before"));
@@ -195,6 +195,39 @@ async fn launch_and_hibernate_from_the_keyboard_then_quit_leaving_the_terminal_s
     );
     // EC2 (through the daemon) agrees.
     daemon.wait_for(&name, WorkspaceState::Hibernated).await;
+
+    // Resume, extend and terminate, all from the keyboard.
+    tmux.type_text("S");
+    tmux.wait_for(
+        "the workspace to be running again",
+        Duration::from_secs(60),
+        |s| row_of(s, &name).contains("+ running"),
+    );
+    tmux.type_text("e");
+    tmux.wait_text("Extend TTL", Duration::from_secs(5));
+    tmux.keys(&["BSpace"]);
+    tmux.type_text("6");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the TTL to show", Duration::from_secs(30), |s| {
+        row_of(s, &name).contains("in 5h") || row_of(s, &name).contains("in 6h")
+    });
+    let ttl = daemon
+        .wait_for(&name, WorkspaceState::Running)
+        .await
+        .ttl
+        .expect("a TTL after extend");
+    let minutes = (ttl - chrono::Utc::now()).num_minutes();
+    assert!((354..=360).contains(&minutes), "TTL {ttl} is not 6 h away");
+    tmux.type_text("x");
+    tmux.wait_text("This cannot be undone", Duration::from_secs(5));
+    tmux.type_text(&name);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(
+        "the workspace to be terminated",
+        Duration::from_secs(60),
+        |s| row_of(s, &name).contains("terminat"),
+    );
+    daemon.wait_for(&name, WorkspaceState::Terminated).await;
 
     tmux.type_text("q");
     tmux.wait_text("tui-exit=0", Duration::from_secs(10));

@@ -6,7 +6,7 @@ use ratatui::Frame;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use super::{Outcome, frame_box};
+use super::{Outcome, frame_box, scroll_key};
 use crate::tui::app::App;
 use crate::tui::theme::Theme;
 
@@ -29,15 +29,7 @@ impl ConnectView {
     pub fn handle_key(&mut self, key: &KeyEvent) -> Outcome {
         match key.code {
             KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') => Outcome::Close,
-            KeyCode::Down | KeyCode::Char('j') => {
-                self.scroll = self.scroll.saturating_add(1);
-                Outcome::Stay
-            }
-            KeyCode::Up | KeyCode::Char('k') => {
-                self.scroll = self.scroll.saturating_sub(1);
-                Outcome::Stay
-            }
-            _ => Outcome::Stay,
+            _ => scroll_key(&mut self.scroll, key).unwrap_or(Outcome::Stay),
         }
     }
 

@@ -7,7 +7,7 @@ use ratatui::Frame;
 use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Wrap};
 
-use super::{Outcome, frame_box};
+use super::{Outcome, frame_box, while_pending};
 use crate::model::api::Workspace;
 use crate::model::workspace::{MAX_EXTEND_HOURS, extend_ttl};
 use crate::tui::app::{App, Mutation};
@@ -46,10 +46,7 @@ impl ExtendForm {
 
     pub fn handle_key(&mut self, key: &KeyEvent, _now: DateTime<Utc>) -> Outcome {
         if self.pending.is_some() {
-            return match key.code {
-                KeyCode::Esc => Outcome::Close,
-                _ => Outcome::Stay,
-            };
+            return while_pending(key);
         }
         match key.code {
             KeyCode::Esc => Outcome::Close,

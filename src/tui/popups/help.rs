@@ -6,7 +6,7 @@ use ratatui::Frame;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use super::{Outcome, frame_box};
+use super::{Outcome, frame_box, scroll_key};
 use crate::tui::action::Action;
 use crate::tui::app::App;
 use crate::tui::command::COMMANDS;
@@ -23,23 +23,7 @@ impl Help {
             KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q') | KeyCode::Enter => {
                 Outcome::Close
             }
-            KeyCode::Down | KeyCode::Char('j') => {
-                self.scroll = self.scroll.saturating_add(1);
-                Outcome::Stay
-            }
-            KeyCode::Up | KeyCode::Char('k') => {
-                self.scroll = self.scroll.saturating_sub(1);
-                Outcome::Stay
-            }
-            KeyCode::PageDown => {
-                self.scroll = self.scroll.saturating_add(10);
-                Outcome::Stay
-            }
-            KeyCode::PageUp => {
-                self.scroll = self.scroll.saturating_sub(10);
-                Outcome::Stay
-            }
-            _ => Outcome::Stay,
+            _ => scroll_key(&mut self.scroll, key).unwrap_or(Outcome::Stay),
         }
     }
 

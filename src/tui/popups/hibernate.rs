@@ -8,7 +8,7 @@ use ratatui::layout::{Constraint, Layout};
 use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Wrap};
 
-use super::{Outcome, button, frame_box};
+use super::{Outcome, button, frame_box, while_pending};
 use crate::model::api::Workspace;
 use crate::model::money::Money;
 use crate::tui::app::{App, Mutation};
@@ -50,10 +50,7 @@ impl HibernateConfirm {
 
     pub fn handle_key(&mut self, key: &KeyEvent) -> Outcome {
         if self.pending.is_some() {
-            return match key.code {
-                KeyCode::Esc => Outcome::Close,
-                _ => Outcome::Stay,
-            };
+            return while_pending(key);
         }
         match key.code {
             KeyCode::Esc => Outcome::Close,

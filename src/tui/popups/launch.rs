@@ -10,7 +10,7 @@ use ratatui::layout::{Constraint, Layout};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use super::{Outcome, button, frame_box};
+use super::{Outcome, button, frame_box, while_pending};
 use crate::model::api::{LaunchRequest, TemplateSummary};
 use crate::model::pricing;
 use crate::model::size::Size;
@@ -240,10 +240,7 @@ impl LaunchForm {
 
     pub fn handle_key(&mut self, key: &KeyEvent, data: &Data) -> Outcome {
         if self.pending.is_some() {
-            return match key.code {
-                KeyCode::Esc => Outcome::Close,
-                _ => Outcome::Stay,
-            };
+            return while_pending(key);
         }
         match key.code {
             KeyCode::Esc => return Outcome::Close,

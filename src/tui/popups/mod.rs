@@ -138,6 +138,30 @@ pub fn frame_box(frame: &mut Frame, width: u16, height: u16, title: &str, theme:
     inner
 }
 
+/// Moves a read-only popup's scroll offset for the keys that scroll; `None` for other keys.
+pub fn scroll_key(scroll: &mut u16, key: &KeyEvent) -> Option<Outcome> {
+    use crossterm::event::KeyCode;
+    let step: i32 = match key.code {
+        KeyCode::Down | KeyCode::Char('j') => 1,
+        KeyCode::Up | KeyCode::Char('k') => -1,
+        KeyCode::PageDown => 10,
+        KeyCode::PageUp => -10,
+        _ => return None,
+    };
+    *scroll = u16::try_from((i32::from(*scroll) + step).max(0)).unwrap_or(u16::MAX);
+    Some(Outcome::Stay)
+}
+
+/// A form that has sent its request waits for the answer: only Esc (close, the answer then
+/// goes to the message bar) does anything.
+pub fn while_pending(key: &KeyEvent) -> Outcome {
+    if key.code == crossterm::event::KeyCode::Esc {
+        Outcome::Close
+    } else {
+        Outcome::Stay
+    }
+}
+
 /// `[ Label ]` when focused, `  Label  ` otherwise: the focus shows without colour.
 pub fn button(label: &str, focused: bool) -> String {
     if focused {

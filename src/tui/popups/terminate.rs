@@ -6,7 +6,7 @@ use ratatui::Frame;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use super::{Outcome, frame_box};
+use super::{Outcome, frame_box, while_pending};
 use crate::model::api::Workspace;
 use crate::tui::app::{App, Mutation};
 use crate::tui::theme::Theme;
@@ -41,10 +41,7 @@ impl TerminateConfirm {
 
     pub fn handle_key(&mut self, key: &KeyEvent) -> Outcome {
         if self.pending.is_some() {
-            return match key.code {
-                KeyCode::Esc => Outcome::Close,
-                _ => Outcome::Stay,
-            };
+            return while_pending(key);
         }
         match key.code {
             KeyCode::Esc => return Outcome::Close,

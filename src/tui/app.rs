@@ -29,6 +29,9 @@ const RETRY_WHILE_DOWN: Duration = Duration::seconds(5);
 /// How soon after a state-change event to re-read the list (addresses and spend change too).
 const AFTER_EVENT: Duration = Duration::seconds(2);
 
+/// The message shown while a refresh asked for by the user is under way.
+pub const REFRESHING: &str = "refreshing from the daemon…";
+
 /// How often to poll while a workspace is between states.
 const WHILE_MOVING: Duration = Duration::seconds(5);
 
@@ -242,6 +245,9 @@ pub enum Stream {
 #[derive(Clone, Debug)]
 pub enum Msg {
     Key(KeyEvent),
+    /// Text pasted into the terminal (bracketed paste): it goes to the focused text field as
+    /// text, never as keys.
+    Paste(String),
     /// The clock moved on; polls are scheduled from here.
     Tick(DateTime<Utc>),
     Reply(Box<Reply>),
@@ -371,6 +377,7 @@ impl App {
                 self.now = now;
                 self.schedule(&mut effects);
             }
+            Msg::Paste(text) => self.on_paste(&text),
             Msg::Key(key) => {
                 if key.kind != KeyEventKind::Release {
                     self.on_key(key, &mut effects);
@@ -491,6 +498,9 @@ impl App {
                             }
                             Err(error) => self.error(format!("workspace list: {}", error.line())),
                         }
+                        if self.message.as_ref().is_some_and(|m| m.text == REFRESHING) {
+                            self.message = None;
+                        }
                         if recovered {
                             self.info("daemon reachable again");
                             // Whatever was asked while it was away is worth asking again.
@@ -559,6 +569,10 @@ impl App {
                     if result.is_ok() {
                         self.popup = None;
                     } else {
+                        // The popup shows the refusal; "hibernating …" no longer applies.
+                        if self.message.as_ref().is_some_and(|m| !m.error) {
+                            self.message = None;
+                        }
                         return;
                     }
                 }

@@ -188,8 +188,15 @@ impl Data {
         self.workspaces.as_deref().unwrap_or(&[])
     }
 
+    /// The workspace with this name: the live one when the name was used before (a
+    /// terminated workspace keeps its row for an hour), else the latest.
     pub fn workspace(&self, name: &str) -> Option<&Workspace> {
-        self.workspaces().iter().find(|w| w.name == name)
+        let mut named = self.workspaces().iter().filter(|w| w.name == name);
+        let all: Vec<&Workspace> = named.by_ref().collect();
+        all.iter()
+            .find(|w| !w.state.is_final())
+            .or_else(|| all.iter().max_by_key(|w| w.created_at))
+            .copied()
     }
 
     pub fn templates(&self) -> &[TemplateSummary] {
@@ -204,8 +211,18 @@ impl Data {
     /// Records an event and applies its state to the listed workspace at once, ahead of the
     /// next poll.
     pub fn apply_event(&mut self, event: StateChangedEvent) {
-        if let Some(list) = self.workspaces.as_mut()
-            && let Some(workspace) = list.iter_mut().find(|w| w.name == event.name)
+        // The instance id tells a reused name's workspaces apart; without one (a launch not
+        // yet in EC2) the live workspace of that name is meant.
+        let target = self.workspaces.as_ref().and_then(|list| {
+            list.iter()
+                .position(|w| event.instance_id.is_some() && w.id == event.instance_id)
+                .or_else(|| {
+                    list.iter()
+                        .position(|w| w.name == event.name && !w.state.is_final())
+                })
+        });
+        if let (Some(list), Some(index)) = (self.workspaces.as_mut(), target)
+            && let Some(workspace) = list.get_mut(index)
             && event.timestamp >= workspace.state_since
         {
             workspace.state = event.new_state;

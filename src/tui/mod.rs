@@ -51,9 +51,10 @@ pub struct TuiOptions {
     pub readonly: bool,
 }
 
-/// The request timeout for a poll interval: well inside it, so polls never pile up.
+/// The request timeout for a poll interval: well inside it, so polls never pile up, and short
+/// enough that a hung daemon shows as unreachable within seconds of the poll that found it.
 pub fn request_timeout(refresh: Duration) -> Duration {
-    (refresh / 2).clamp(Duration::from_secs(1), Duration::from_secs(10))
+    (refresh / 2).clamp(Duration::from_secs(1), Duration::from_secs(5))
 }
 
 /// Runs the dashboard until the user quits or a signal ends it.
@@ -127,6 +128,7 @@ async fn event_loop(
         let msg = tokio::select! {
             event = input.next() => match event {
                 Some(Ok(Event::Key(key))) => Some(Msg::Key(key)),
+                Some(Ok(Event::Paste(text))) => Some(Msg::Paste(text)),
                 // A resize just needs the redraw at the top of the loop.
                 Some(Ok(_)) => None,
                 Some(Err(error)) => return Err(error).context("cannot read the terminal"),

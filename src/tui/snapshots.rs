@@ -455,7 +455,7 @@ fn workspaces_filtered_with_a_selection() {
     let mut app = app_with(full_data());
     app.tab = Tab::Workspaces;
     app.workspaces.filter = "running".into();
-    app.workspaces.selected = Some("gpu-training".into());
+    app.workspaces.select_name(&app.data, "gpu-training");
     snapshot("workspaces_filtered", &app);
 }
 
@@ -524,12 +524,12 @@ fn launch_popup_with_live_validation() {
 fn hibernate_popups() {
     let mut app = app_with(full_data());
     app.tab = Tab::Workspaces;
-    app.workspaces.selected = Some("ml-research".into());
+    app.workspaces.select_name(&app.data, "ml-research");
     app.update(key(KeyCode::Char('h')));
     assert!(matches!(app.popup, Some(Popup::Hibernate(_))));
     snapshot("popup_hibernate", &app);
     app.update(key(KeyCode::Esc));
-    app.workspaces.selected = Some("gpu-training".into());
+    app.workspaces.select_name(&app.data, "gpu-training");
     app.update(key(KeyCode::Char('h')));
     snapshot("popup_hibernate_would_stop", &app);
 }
@@ -538,7 +538,7 @@ fn hibernate_popups() {
 fn terminate_popup() {
     let mut app = app_with(full_data());
     app.tab = Tab::Workspaces;
-    app.workspaces.selected = Some("rocky-build".into());
+    app.workspaces.select_name(&app.data, "rocky-build");
     app.update(key(KeyCode::Char('x')));
     type_text(&mut app, "rocky");
     snapshot("popup_terminate", &app);
@@ -548,7 +548,7 @@ fn terminate_popup() {
 fn extend_popup() {
     let mut app = app_with(full_data());
     app.tab = Tab::Workspaces;
-    app.workspaces.selected = Some("ml-research".into());
+    app.workspaces.select_name(&app.data, "ml-research");
     app.update(key(KeyCode::Char('e')));
     type_text(&mut app, "8");
     snapshot("popup_extend", &app);
@@ -558,7 +558,7 @@ fn extend_popup() {
 fn connect_popup() {
     let mut app = app_with(full_data());
     app.tab = Tab::Workspaces;
-    app.workspaces.selected = Some("ml-research".into());
+    app.workspaces.select_name(&app.data, "ml-research");
     app.update(key(KeyCode::Char('c')));
     // Opening asks the daemon afresh; the answer arrives as a reply.
     let info = full_data().connect.remove("ml-research").expect("fixture");

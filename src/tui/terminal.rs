@@ -6,7 +6,7 @@ use std::io::{IsTerminal as _, stdout};
 
 use anyhow::Context as _;
 use crossterm::cursor::Show;
-use crossterm::event::DisableMouseCapture;
+use crossterm::event::{DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste};
 use crossterm::execute;
 use ratatui::DefaultTerminal;
 
@@ -26,9 +26,11 @@ impl Session {
             );
         }
         let terminal = ratatui::try_init().context("cannot take over the terminal")?;
+        // Pasted text arrives as one event, so a pasted newline is never an Enter key.
+        execute!(stdout(), EnableBracketedPaste).context("cannot enable bracketed paste")?;
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            let _ = execute!(stdout(), DisableMouseCapture, Show);
+            let _ = execute!(stdout(), DisableBracketedPaste, DisableMouseCapture, Show);
             previous(info);
         }));
         Ok(Session { terminal })
@@ -37,6 +39,13 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
+        // During a panic the hook has already restored everything; doing it again would move
+        // the cursor back over the panic message (leaving the alternate screen a second time
+        // restores the cursor position saved on entry).
+        if std::thread::panicking() {
+            return;
+        }
+        let _ = execute!(stdout(), DisableBracketedPaste);
         ratatui::restore();
         let _ = execute!(stdout(), DisableMouseCapture, Show);
     }

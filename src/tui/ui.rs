@@ -193,9 +193,7 @@ pub fn hints(app: &App) -> Vec<(String, String)> {
     let mut wanted: Vec<(Action, String)> = Vec::new();
     match app.tab {
         Tab::Dashboard | Tab::Workspaces => {
-            let selected = app
-                .selected_workspace()
-                .and_then(|name| app.data.workspace(&name).map(|w| w.state));
+            let selected = app.selected_workspace().map(|w| w.state);
             if let Some(state) = selected {
                 for (action, label) in actions_for(state) {
                     wanted.push((action, label.to_string()));

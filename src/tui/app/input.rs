@@ -5,6 +5,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::{App, Effect, Fetch, Mutation, Prompt, PromptKind, Tab};
+use crate::model::api::Workspace;
 use crate::model::workspace::{self, WorkspaceState};
 use crate::tui::action::{Action, TAB_COUNT};
 use crate::tui::command::{self, Command};
@@ -32,6 +33,26 @@ impl App {
         if let Some(action) = self.keymap.action_for(&key) {
             self.on_action(action, effects);
         }
+    }
+
+    /// A paste lands in the text field that has focus, if any; anywhere else it is ignored, so
+    /// pasted text can never run shortcuts or confirm a dialog.
+    pub(super) fn on_paste(&mut self, text: &str) {
+        if let Some(popup) = self.popup.as_mut() {
+            if !popup.paste(text) {
+                self.info("paste ignored: no text field has focus");
+            }
+            return;
+        }
+        if let Some(prompt) = self.prompt.as_mut() {
+            prompt.input.paste(text);
+            if prompt.kind == PromptKind::Filter {
+                let value = prompt.input.value().to_string();
+                self.set_filter(value);
+            }
+            return;
+        }
+        self.info("paste ignored: no text field has focus");
     }
 
     fn on_outcome(&mut self, outcome: Outcome, effects: &mut Vec<Effect>) {
@@ -91,25 +112,25 @@ impl App {
 
     fn run_command(&mut self, command: Command, effects: &mut Vec<Effect>) {
         match command {
-            Command::Act(action, name) => match name.or_else(|| self.selected_workspace()) {
-                Some(name) => self.workspace_action(action, &name, effects),
-                None => self.error(format!(":{action} needs a workspace name")),
-            },
+            Command::Act(action, name) => {
+                if let Some(target) = self.target(name.as_deref(), action) {
+                    self.workspace_action(action, target, effects);
+                }
+            }
             Command::Launch(template) => {
                 if self.refuse_if_readonly(Action::Launch) {
                     return;
                 }
                 self.open_launch(template.as_deref(), effects);
             }
-            Command::Extend(name, hours) => match name.or_else(|| self.selected_workspace()) {
-                Some(name) => {
-                    self.workspace_action(Action::Extend, &name, effects);
+            Command::Extend(name, hours) => {
+                if let Some(target) = self.target(name.as_deref(), Action::Extend) {
+                    self.workspace_action(Action::Extend, target, effects);
                     if let (Some(hours), Some(Popup::Extend(form))) = (hours, self.popup.as_mut()) {
                         form.hours.set(&hours.to_string());
                     }
                 }
-                None => self.error(":extend needs a workspace name"),
-            },
+            }
             Command::Tab(tab) => self.switch_tab(tab, effects),
             Command::Filter(text) => {
                 if self.tab != Tab::Templates {
@@ -136,20 +157,39 @@ impl App {
     }
 
     /// The workspace the current tab has selected.
-    pub fn selected_workspace(&self) -> Option<String> {
+    pub fn selected_workspace(&self) -> Option<Workspace> {
         match self.tab {
-            Tab::Dashboard => self
-                .dashboard_selected
-                .clone()
-                .filter(|name| self.data.workspace(name).is_some())
-                .or_else(|| {
-                    crate::tui::screens::dashboard::running(&self.data)
-                        .first()
-                        .map(|w| w.name.clone())
-                }),
-            Tab::Workspaces => self.workspaces.selected_name(&self.data),
+            Tab::Dashboard => {
+                let running = crate::tui::screens::dashboard::running(&self.data);
+                self.dashboard_selected
+                    .as_deref()
+                    .and_then(|name| running.iter().find(|w| w.name == name))
+                    .or_else(|| running.first())
+                    .map(|w| (*w).clone())
+            }
+            Tab::Workspaces => self.workspaces.selected(&self.data).cloned(),
             _ => None,
         }
+    }
+
+    /// The workspace a command names (the live one when a name was reused), or the selected
+    /// one; says what is wrong when there is none.
+    fn target(&mut self, name: Option<&str>, action: Action) -> Option<Workspace> {
+        let found = match name {
+            Some(name) => self.data.workspace(name).cloned(),
+            None => self.selected_workspace(),
+        };
+        if found.is_none() {
+            self.error(match name {
+                Some(name) => {
+                    format!(
+                        "no workspace named '{name}' (the list may be out of date: r refreshes)"
+                    )
+                }
+                None => format!(":{action} needs a workspace name"),
+            });
+        }
+        found
     }
 
     fn switch_tab(&mut self, tab: Tab, effects: &mut Vec<Effect>) {
@@ -179,7 +219,7 @@ impl App {
             Action::Help => self.popup = Some(Popup::help()),
             Action::Refresh => {
                 self.refresh_all(effects);
-                self.info("refreshing from the daemon…");
+                self.info(super::REFRESHING);
             }
             Action::NextTab | Action::PrevTab => {
                 let n = i16::from(self.tab.number()) - 1;
@@ -247,7 +287,7 @@ impl App {
             | Action::Terminate
             | Action::Extend
             | Action::Connect => match self.selected_workspace() {
-                Some(name) => self.workspace_action(action, &name, effects),
+                Some(target) => self.workspace_action(action, target, effects),
                 None => self.error(match self.tab {
                     Tab::Dashboard | Tab::Workspaces => "no workspace selected".to_string(),
                     _ => format!(
@@ -269,8 +309,9 @@ impl App {
             Tab::Dashboard => {
                 let running = crate::tui::screens::dashboard::running(&self.data);
                 let names: Vec<String> = running.iter().map(|w| w.name.clone()).collect();
+                let current = self.selected_workspace().map(|w| w.name);
                 self.dashboard_selected =
-                    crate::tui::screens::step(&names, self.selected_workspace().as_deref(), action);
+                    crate::tui::screens::step(&names, current.as_deref(), action);
             }
             _ => {}
         }
@@ -280,15 +321,15 @@ impl App {
         let tab = self.tab;
         match tab {
             Tab::Dashboard => {
-                if let Some(name) = self.selected_workspace() {
-                    self.workspaces.selected = Some(name);
+                if let Some(target) = self.selected_workspace() {
+                    self.workspaces.select(&target);
                     self.workspaces.filter.clear();
                     self.switch_tab(Tab::Workspaces, effects);
                 }
             }
             Tab::Workspaces => {
-                if let Some(name) = self.selected_workspace() {
-                    self.workspace_action(Action::Connect, &name, effects);
+                if let Some(target) = self.selected_workspace() {
+                    self.workspace_action(Action::Connect, target, effects);
                 }
             }
             Tab::Templates if !self.refuse_if_readonly(Action::Launch) => {
@@ -315,16 +356,11 @@ impl App {
     }
 
     /// Carries out an action on one workspace, from a key or a command.
-    fn workspace_action(&mut self, action: Action, name: &str, effects: &mut Vec<Effect>) {
+    fn workspace_action(&mut self, action: Action, found: Workspace, effects: &mut Vec<Effect>) {
         if self.refuse_if_readonly(action) {
             return;
         }
-        let Some(found) = self.data.workspace(name).cloned() else {
-            self.error(format!(
-                "no workspace named '{name}' (the list may be out of date: r refreshes)"
-            ));
-            return;
-        };
+        let name = found.name.as_str();
         let state = found.state;
         let model_action = match action {
             Action::Stop => Some(workspace::Action::Stop),

@@ -361,14 +361,14 @@ fn a_refused_launch_stays_in_the_form_with_the_daemons_reason() {
 fn hibernate_confirms_and_a_workspace_that_cannot_hibernate_is_offered_a_stop() {
     let mut app = app_with(full_data());
     app.tab = Tab::Workspaces;
-    app.workspaces.selected = Some("ml-research".into());
+    app.workspaces.select_name(&app.data, "ml-research");
     app.update(key(KeyCode::Char('h')));
     let sent = mutations(&app.update(key(KeyCode::Enter)));
     assert_eq!(sent, vec![Mutation::Hibernate("ml-research".into())]);
 
     let mut app = app_with(full_data());
     app.tab = Tab::Workspaces;
-    app.workspaces.selected = Some("gpu-training".into());
+    app.workspaces.select_name(&app.data, "gpu-training");
     app.update(key(KeyCode::Char('h')));
     // Cancel is focused: Enter alone does nothing harmful.
     assert!(mutations(&app.update(key(KeyCode::Enter))).is_empty());
@@ -383,7 +383,7 @@ fn hibernate_confirms_and_a_workspace_that_cannot_hibernate_is_offered_a_stop() 
 fn terminate_needs_the_name_typed() {
     let mut app = app_with(full_data());
     app.tab = Tab::Workspaces;
-    app.workspaces.selected = Some("rocky-build".into());
+    app.workspaces.select_name(&app.data, "rocky-build");
     app.update(key(KeyCode::Char('x')));
     type_text(&mut app, "rocky");
     assert!(mutations(&app.update(key(KeyCode::Enter))).is_empty());
@@ -402,12 +402,12 @@ fn terminate_needs_the_name_typed() {
 fn start_resumes_a_hibernated_workspace_and_starts_a_stopped_one() {
     let mut app = app_with(full_data());
     app.tab = Tab::Workspaces;
-    app.workspaces.selected = Some("r-stats".into());
+    app.workspaces.select_name(&app.data, "r-stats");
     assert_eq!(
         mutations(&app.update(key(KeyCode::Char('S')))),
         vec![Mutation::Resume("r-stats".into())]
     );
-    app.workspaces.selected = Some("rocky-build".into());
+    app.workspaces.select_name(&app.data, "rocky-build");
     assert_eq!(
         mutations(&app.update(key(KeyCode::Char('S')))),
         vec![Mutation::Start("rocky-build".into())]
@@ -418,7 +418,7 @@ fn start_resumes_a_hibernated_workspace_and_starts_a_stopped_one() {
 fn actions_the_state_forbids_are_refused_before_any_call() {
     let mut app = app_with(full_data());
     app.tab = Tab::Workspaces;
-    app.workspaces.selected = Some("rocky-build".into());
+    app.workspaces.select_name(&app.data, "rocky-build");
     assert!(mutations(&app.update(key(KeyCode::Char('s')))).is_empty());
     let message = app.message.clone().expect("a message");
     assert!(message.error);
@@ -435,7 +435,7 @@ fn actions_the_state_forbids_are_refused_before_any_call() {
 fn extend_sends_the_hours_typed() {
     let mut app = app_with(full_data());
     app.tab = Tab::Workspaces;
-    app.workspaces.selected = Some("ml-research".into());
+    app.workspaces.select_name(&app.data, "ml-research");
     app.update(key(KeyCode::Char('e')));
     app.update(key(KeyCode::Backspace));
     type_text(&mut app, "12");
@@ -492,7 +492,7 @@ fn readonly_refuses_every_change() {
     let mut app = app_with(full_data());
     app.settings.readonly = true;
     app.tab = Tab::Workspaces;
-    app.workspaces.selected = Some("ml-research".into());
+    app.workspaces.select_name(&app.data, "ml-research");
     for c in ['n', 's', 'h', 'x', 'e', 'S'] {
         assert!(mutations(&app.update(key(KeyCode::Char(c)))).is_empty());
         assert!(
@@ -580,4 +580,71 @@ fn polls_come_sooner_while_a_workspace_is_between_states() {
         polls(&app.update(Msg::Tick(app.now + Duration::seconds(30)))),
         1
     );
+}
+
+/// Regression: with a name reused after a terminate, `:hibernate NAME` found the terminated
+/// workspace and refused.
+#[test]
+fn commands_act_on_the_live_workspace_when_a_name_was_reused() {
+    let mut data = full_data();
+    let mut old = workspace("ml-research", WorkspaceState::Terminated, "t3.large");
+    old.created_at = now() - Duration::days(3);
+    if let Some(list) = data.workspaces.as_mut() {
+        list.insert(0, old);
+    }
+    let mut app = app_with(data);
+    app.update(key(KeyCode::Char(':')));
+    type_text(&mut app, "stop ml-research");
+    let sent = mutations(&app.update(key(KeyCode::Enter)));
+    assert_eq!(sent, vec![Mutation::Stop("ml-research".into())]);
+
+    // An event for the new one moves the new one, not the terminated row.
+    let event = crate::model::api::StateChangedEvent {
+        name: "ml-research".into(),
+        instance_id: None,
+        previous_state: Some(WorkspaceState::Running),
+        new_state: WorkspaceState::Stopping,
+        reason: "stop request".into(),
+        timestamp: now(),
+    };
+    app.update(Msg::Stream(Stream::Event(
+        DaemonEvent::InstanceStateChanged(event),
+    )));
+    let states: Vec<WorkspaceState> = app
+        .data
+        .workspaces()
+        .iter()
+        .filter(|w| w.name == "ml-research")
+        .map(|w| w.state)
+        .collect();
+    assert_eq!(
+        states,
+        vec![WorkspaceState::Terminated, WorkspaceState::Stopping]
+    );
+}
+
+/// Regression: a paste with newlines into the filter ran `h` and confirmed a hibernation.
+#[test]
+fn a_paste_never_runs_keys_or_confirms_a_dialog() {
+    let mut app = app_with(full_data());
+    app.update(key(KeyCode::Char('2')));
+    app.update(key(KeyCode::Char('/')));
+    assert!(app.update(Msg::Paste("ml\nh\n".into())).is_empty());
+    assert_eq!(app.workspaces.filter, "mlh");
+    assert!(app.popup.is_none());
+    // Outside any text field a paste does nothing at all.
+    app.update(key(KeyCode::Esc));
+    assert!(app.update(Msg::Paste("x\nDELETE\n".into())).is_empty());
+    assert!(app.popup.is_none());
+    // Into the launch form's name: text only, nothing submitted.
+    app.update(key(KeyCode::Char('n')));
+    app.update(key(KeyCode::Down));
+    assert!(app.update(Msg::Paste("paste-q\nx".into())).is_empty());
+    match &app.popup {
+        Some(Popup::Launch(form)) => {
+            assert_eq!(form.name.value(), "paste-qx");
+            assert!(form.pending.is_none());
+        }
+        other => panic!("the form should be open: {other:?}"),
+    }
 }

@@ -66,6 +66,7 @@ impl ExtendForm {
                 }
             },
             _ => {
+                self.error = None;
                 self.hours.handle(key);
                 Outcome::Stay
             }

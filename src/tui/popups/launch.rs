@@ -238,6 +238,22 @@ impl LaunchForm {
         self.size = Some(sizes[next].0.clone());
     }
 
+    /// Pastes into the focused text field; false when the focus is not on one.
+    pub fn paste(&mut self, text: &str) -> bool {
+        if self.pending.is_some() {
+            return false;
+        }
+        let field = match self.focus {
+            Field::Name => &mut self.name,
+            Field::Region => &mut self.region,
+            Field::Project => &mut self.project,
+            _ => return false,
+        };
+        field.paste(text);
+        self.error = None;
+        true
+    }
+
     pub fn handle_key(&mut self, key: &KeyEvent, data: &Data) -> Outcome {
         if self.pending.is_some() {
             return while_pending(key);
@@ -269,6 +285,8 @@ impl LaunchForm {
             }
             _ => {}
         }
+        // Any edit makes an earlier complaint stale.
+        self.error = None;
         match self.focus {
             Field::Template => match key.code {
                 KeyCode::Left => return self.cycle_template(data, false),

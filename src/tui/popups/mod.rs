@@ -57,6 +57,23 @@ impl Popup {
         }
     }
 
+    /// Pastes into the focused text field; false when none has focus.
+    pub fn paste(&mut self, text: &str) -> bool {
+        match self {
+            Popup::Launch(form) => form.paste(text),
+            Popup::Terminate(confirm) if confirm.pending.is_none() => {
+                confirm.backup_focused = false;
+                confirm.typed.paste(text);
+                true
+            }
+            Popup::Extend(form) if form.pending.is_none() => {
+                form.hours.paste(text);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Takes the daemon's answer to a mutation this popup sent. Returns true when it was this
     /// popup's: an error then stays in the popup for the user to fix.
     pub fn answer(&mut self, mutation: &Mutation, result: &Result<String, FetchError>) -> bool {

@@ -64,12 +64,14 @@ impl TerminateConfirm {
             }
             _ => {}
         }
-        if self.backup_focused {
-            if key.code == KeyCode::Char(' ') {
-                self.backup = !self.backup;
+        self.error = None;
+        match key.code {
+            KeyCode::Char(' ') if self.backup_focused => self.backup = !self.backup,
+            // Typing a letter on the checkbox means typing the name: go back to it.
+            _ => {
+                self.backup_focused = false;
+                self.typed.handle(key);
             }
-        } else {
-            self.typed.handle(key);
         }
         Outcome::Stay
     }
@@ -84,11 +86,16 @@ impl TerminateConfirm {
             Line::from("The instance and its root volume are destroyed; billing stops."),
             Line::from(""),
             self.typed.line(
-                &format!("Type {} to confirm: ", self.name),
+                &format!(
+                    "{}Type {} to confirm: ",
+                    if self.backup_focused { "  " } else { "› " },
+                    self.name
+                ),
                 !self.backup_focused,
                 theme,
             ),
             Line::from(vec![
+                Span::styled(if self.backup_focused { "› " } else { "  " }, theme.key),
                 Span::styled(
                     format!("[{}]", if self.backup { "x" } else { " " }),
                     if self.backup_focused {

@@ -233,7 +233,8 @@ fn render_active(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     });
     let names: Vec<String> = active.iter().map(|w| w.name.clone()).collect();
     let mut state = TableState::default();
-    state.select(selected_index(&names, app.selected_workspace().as_deref()));
+    let selected = app.selected_workspace().map(|w| w.name);
+    state.select(selected_index(&names, selected.as_deref()));
     let mut widths = vec![
         Constraint::Min(10),
         Constraint::Length(12),

@@ -19,9 +19,19 @@ use crate::tui::widgets::{age, money, panel, per_hour, state_span};
 /// Selection and filter, kept apart from the drawing.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct WorkspacesView {
-    /// The selected workspace's name.
+    /// The selected workspace, by [`key_of`].
     pub selected: Option<String>,
     pub filter: String,
+}
+
+/// What tells workspaces apart in the list: a name can come back after a terminate, so the
+/// name alone is not enough; name and creation time are.
+pub fn key_of(workspace: &Workspace) -> String {
+    format!(
+        "{}@{}",
+        workspace.name,
+        workspace.created_at.timestamp_micros()
+    )
 }
 
 /// Whether a workspace matches a filter: every word appears somewhere in its name, state,
@@ -52,19 +62,32 @@ impl WorkspacesView {
             .collect()
     }
 
-    fn names(&self, data: &Data) -> Vec<String> {
-        self.shown(data).iter().map(|w| w.name.clone()).collect()
+    fn keys(&self, data: &Data) -> Vec<String> {
+        self.shown(data).iter().map(|w| key_of(w)).collect()
     }
 
-    pub fn selected_name(&self, data: &Data) -> Option<String> {
-        let names = self.names(data);
-        selected_index(&names, self.selected.as_deref()).map(|i| names[i].clone())
+    /// The selected workspace (the first row when nothing is selected yet).
+    pub fn selected<'a>(&self, data: &'a Data) -> Option<&'a Workspace> {
+        let shown = self.shown(data);
+        let keys: Vec<String> = shown.iter().map(|w| key_of(w)).collect();
+        selected_index(&keys, self.selected.as_deref()).map(|i| shown[i])
+    }
+
+    pub fn select(&mut self, workspace: &Workspace) {
+        self.selected = Some(key_of(workspace));
+    }
+
+    /// Selects the workspace with this name (the live one when a name was reused).
+    pub fn select_name(&mut self, data: &Data, name: &str) {
+        if let Some(workspace) = data.workspace(name) {
+            self.select(workspace);
+        }
     }
 
     pub fn move_selection(&mut self, action: Action, data: &Data) {
-        let names = self.names(data);
-        let current = self.selected_name(data);
-        self.selected = step(&names, current.as_deref(), action);
+        let keys = self.keys(data);
+        let current = self.selected(data).map(key_of);
+        self.selected = step(&keys, current.as_deref(), action);
     }
 }
 
@@ -303,9 +326,9 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         };
         frame.render_widget(Paragraph::new(text).block(block), list_area);
     } else {
-        let names: Vec<String> = shown.iter().map(|w| w.name.clone()).collect();
+        let keys: Vec<String> = shown.iter().map(|w| key_of(w)).collect();
         let mut state = TableState::default();
-        state.select(selected_index(&names, view.selected.as_deref()));
+        state.select(selected_index(&keys, view.selected.as_deref()));
         frame.render_stateful_widget(
             table(app, &shown, wide, theme).block(block),
             list_area,
@@ -313,9 +336,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         );
     }
 
-    let selected = view
-        .selected_name(&app.data)
-        .and_then(|name| app.data.workspace(&name));
+    let selected = view.selected(&app.data);
     let detail_block = panel(
         &selected.map_or("Details".to_string(), |w| w.name.clone()),
         theme,

@@ -81,6 +81,21 @@ impl TextInput {
             .map_or(self.value.len(), |(i, _)| i)
     }
 
+    /// Inserts pasted text at the cursor as plain characters. Line breaks and other control
+    /// characters are dropped: a paste never presses Enter.
+    pub fn paste(&mut self, text: &str) {
+        for c in text.chars().filter(|c| !c.is_control()) {
+            if self.value.chars().count() >= self.max_chars {
+                break;
+            }
+            if self.accepts.allows(c) {
+                let at = self.byte_at(self.cursor);
+                self.value.insert(at, c);
+                self.cursor += 1;
+            }
+        }
+    }
+
     /// Applies a key.
     pub fn handle(&mut self, key: &KeyEvent) -> Edit {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
@@ -213,6 +228,16 @@ mod tests {
         assert_eq!(input.value(), "hibernate ");
         input.handle(&KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
         assert_eq!(input.value(), "");
+    }
+
+    #[test]
+    fn a_paste_is_text_and_never_a_key() {
+        let mut input = TextInput::new(20);
+        input.paste("cjk\nh\r\n\tq");
+        assert_eq!(input.value(), "cjkhq");
+        let mut digits = TextInput::new(4).only(Accepts::Digits);
+        digits.paste("12 hours");
+        assert_eq!(digits.value(), "12");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! Nothing here does I/O or reads the clock; callers pass the time in. That keeps every rule
 //! testable with plain unit tests.
 
+pub mod address;
 pub mod api;
 pub mod ledger;
 pub mod money;

@@ -1,5 +1,6 @@
 //! The REST API: one router per resource, merged under `/api/v1` in [`app`].
 
+mod guard;
 mod instances;
 mod system;
 mod templates;
@@ -37,6 +38,9 @@ pub fn app(state: AppState) -> Router {
         .nest("/api/v1", api)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        // Inside the request span, so that a refusal is logged with its request id, and before
+        // every handler and fallback, so that nothing runs for a request a web page sent.
+        .layer(axum::middleware::from_fn(guard::refuse_foreign_requests))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
             let route = request

@@ -354,6 +354,11 @@ async fn bad_launches_are_refused_and_change_nothing() {
             "INVALID_NAME",
         ),
         (
+            serde_json::json!({"name": "i-0abc123def4567890", "template": "python-ml"}),
+            400,
+            "INVALID_NAME",
+        ),
+        (
             serde_json::json!({"name": "a".repeat(64), "template": "python-ml"}),
             400,
             "INVALID_NAME",

@@ -17,7 +17,7 @@ use crate::model::money::Money;
 use crate::model::pricing::{self, ROOT_VOLUME_TYPES};
 use crate::model::size::{Size, looks_like_instance_type};
 use crate::model::workspace::{
-    Action, MAX_EXTEND_HOURS, WorkspaceState, check_transition, validate_name,
+    Action, MAX_EXTEND_HOURS, NameError, WorkspaceState, check_transition, validate_name,
 };
 
 /// How long an ended workspace stays in the list.
@@ -54,8 +54,14 @@ fn region_shape_ok(region: &str) -> bool {
 /// Validates a launch request, records it, and starts the background launch.
 pub async fn launch(state: &AppState, request: LaunchRequest) -> ApiResult<LaunchResponse> {
     validate_name(&request.name).map_err(|e| {
+        let remediation = match e {
+            NameError::LooksLikeInstanceId(_) => {
+                "Choose a name that is not 'i-' followed by hex digits, such as 'my-ml-research'"
+            }
+            _ => "Use a DNS-safe name such as 'my-ml-research' (at most 63 characters)",
+        };
         ApiError::new(StatusCode::BAD_REQUEST, "INVALID_NAME", e.to_string())
-            .remediation("Use a DNS-safe name such as 'my-ml-research' (at most 63 characters)")
+            .remediation(remediation)
     })?;
 
     let catalog = state.templates.current();

@@ -262,3 +262,55 @@ async fn user_templates_override_bundled_ones_and_reload_without_restart() {
     })
     .await;
 }
+
+/// Regression: an `ls` of the template directory made the daemon reload its templates, and each
+/// reload's own opening of the directory made it reload again, about four times a second.
+#[tokio::test(flavor = "multi_thread")]
+async fn reading_the_template_directory_does_not_start_a_reload_storm() {
+    let daemon = Daemon::start();
+    let file = daemon.templates_dir().join("lab.yml");
+    std::fs::write(&file, format!("name: Lab Storm\n{MINIMAL}")).expect("write");
+    let client = daemon.client();
+    eventually("the template to load", || async {
+        client
+            .template_info("Lab Storm")
+            .await
+            .is_ok_and(|i| i.name == "Lab Storm")
+    })
+    .await;
+    // Let the write's own events settle (the debounce is 250 ms).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let reloads = |log: &str| log.matches("template catalog").count();
+    let before = reloads(&daemon.log());
+
+    // What `ls` and `cat` do, a few times over two seconds.
+    for _ in 0..10 {
+        let listed = std::fs::read_dir(daemon.templates_dir())
+            .expect("read dir")
+            .count();
+        assert_eq!(listed, 1);
+        std::fs::read_to_string(&file).expect("read file");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = reloads(&daemon.log());
+    assert_eq!(
+        after,
+        before,
+        "reads of the directory caused reloads:\n{}",
+        daemon.log()
+    );
+    // A real change is still picked up.
+    std::fs::write(
+        &file,
+        format!("name: Lab Storm\ndescription: edited\n{MINIMAL}"),
+    )
+    .expect("write");
+    eventually("the edit to load", || async {
+        client
+            .template_info("Lab Storm")
+            .await
+            .is_ok_and(|i| i.description == "edited")
+    })
+    .await;
+}

@@ -25,7 +25,7 @@ pub struct FileError {
 }
 
 /// All templates known at one moment: the valid ones, and a report on every file.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Catalog {
     templates: Vec<Template>,
     reports: Vec<TemplateReport>,

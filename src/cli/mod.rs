@@ -4,6 +4,7 @@
 //! a table by default and JSON with `--output json`; failures print the message and what to do
 //! about it, and exit non-zero (1 for an error the daemon reported, 3 when it is unreachable).
 
+mod daemon;
 mod output;
 mod templates;
 mod workspace;
@@ -66,8 +67,12 @@ pub enum DaemonCommand {
     Run,
     /// Show the running daemon's health.
     Status,
-    /// Ask the running daemon to shut down gracefully.
-    Stop,
+    /// Ask the running daemon to shut down gracefully, and wait until its process has exited.
+    Stop {
+        /// Seconds to wait for the process to exit before giving up (with exit status 1).
+        #[arg(long, default_value_t = 35, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        timeout: u64,
+    },
 }
 
 /// Which kind of failure, for the exit code.
@@ -118,9 +123,9 @@ pub async fn run_client(cli: Cli) -> ExitCode {
             ..
         }) => output::daemon_status(&client, cli.output).await,
         Command::Daemon(DaemonArgs {
-            command: Some(DaemonCommand::Stop),
+            command: Some(DaemonCommand::Stop { timeout }),
             ..
-        }) => output::daemon_stop(&client, cli.output).await,
+        }) => daemon::stop(&client, cli.output, std::time::Duration::from_secs(timeout)).await,
         Command::Daemon(_) => Err(Failure::Usage),
     };
     match result {

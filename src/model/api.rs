@@ -340,6 +340,9 @@ pub struct ShutdownResponse {
     pub message: String,
     pub active_operations: u32,
     pub shutdown_timeout: u32,
+    /// The daemon's process id, so that a client can wait for the process to end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -103,6 +103,50 @@ async fn a_lost_database_is_rebuilt_from_ec2_tags() {
     );
 }
 
+/// Regression: rebuilding a lost database looked only in the default region, so workspaces
+/// launched elsewhere were forgotten (and kept billing unseen).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lost_database_is_rebuilt_from_every_region() {
+    let mut daemon = Daemon::start();
+    let name = unique("west");
+    let request = LaunchRequest {
+        name: name.clone(),
+        template: "rocky-9-base".into(),
+        region: Some("us-west-2".into()),
+        ..Default::default()
+    };
+    daemon.client().launch(&request).await.expect("launch");
+    let before = daemon.wait_for(&name, WorkspaceState::Running).await;
+    assert_eq!(before.region, "us-west-2");
+    daemon.kill();
+    for file in ["prism.db", "prism.db-wal", "prism.db-shm"] {
+        let _ = std::fs::remove_file(daemon.data_dir().join(file));
+    }
+    daemon.restart();
+    // Start-up reconciliation runs before the daemon serves, so the list has it at once.
+    let listed: Vec<_> = daemon
+        .client()
+        .workspaces()
+        .await
+        .expect("list")
+        .into_iter()
+        .filter(|w| w.name == name)
+        .collect();
+    assert_eq!(listed.len(), 1, "{listed:?}\n{}", daemon.log());
+    assert_eq!(listed[0].region, "us-west-2");
+    assert_eq!(listed[0].id, before.id);
+    assert_eq!(listed[0].state, WorkspaceState::Running);
+    assert_eq!(
+        common::ec2_instances_in(&daemon.owner, "us-west-2")
+            .await
+            .len(),
+        1
+    );
+    // The poll keeps it up to date from then on: its region is now in use.
+    daemon.client().stop(&name).await.expect("stop");
+    daemon.wait_for(&name, WorkspaceState::Stopped).await;
+}
+
 /// Regression: a launch reported failed while an instance carrying its token was running left
 /// that instance alive, unlisted and impossible to terminate.
 #[tokio::test(flavor = "multi_thread")]

@@ -237,10 +237,15 @@ impl Drop for Daemon {
 
 /// A plain EC2 client on moto, to check what the daemon did in EC2 itself.
 pub async fn ec2() -> aws_sdk_ec2::Client {
+    ec2_in("us-east-1").await
+}
+
+/// A plain EC2 client on moto for one region.
+pub async fn ec2_in(region: &str) -> aws_sdk_ec2::Client {
     let url = moto_url();
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(url)
-        .region(aws_config::Region::new("us-east-1"))
+        .region(aws_config::Region::new(region.to_string()))
         .load()
         .await;
     aws_sdk_ec2::Client::new(&config)
@@ -258,7 +263,12 @@ pub struct Ec2View {
 
 /// Every instance EC2 holds with `prism:owner = owner`, terminated ones included.
 pub async fn ec2_instances(owner: &str) -> Vec<Ec2View> {
-    let out = ec2()
+    ec2_instances_in(owner, "us-east-1").await
+}
+
+/// Every instance in `region` with `prism:owner = owner`, terminated ones included.
+pub async fn ec2_instances_in(owner: &str, region: &str) -> Vec<Ec2View> {
+    let out = ec2_in(region)
         .await
         .describe_instances()
         .filters(

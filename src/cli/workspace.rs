@@ -327,6 +327,12 @@ pub async fn run(
                         {
                             say!("  login:    {user} / {password}");
                         }
+                        if let Some(note) = &connect.note {
+                            say!("  note:     {note}");
+                        }
+                    }
+                    for note in &info.notes {
+                        say!("\nnote: {note}");
                     }
                 }
             }

@@ -16,6 +16,8 @@ use futures::StreamExt as _;
 use super::launcher;
 use super::state::AppState;
 use crate::aws::Observed;
+use crate::model::tags::{SERVICES_TAG, ServicesSource, decode_services};
+use crate::model::template::ServiceSpec;
 use crate::model::workspace::{Action, Ec2State, WorkspaceState, derive_state};
 
 /// How long a workspace's instance may be missing from DescribeInstances before it counts as
@@ -247,10 +249,14 @@ async fn apply_region(
                     instance.hibernation_configured,
                     instance.stopped_by_hibernation,
                 );
-                let secret = launcher::new_secret();
-                match store.adopt(instance, new_state, &secret, observed_at).await {
+                let (services, source) = recovered_services(state, instance);
+                match store
+                    .adopt(instance, new_state, &services, source, observed_at)
+                    .await
+                {
                     Ok(Some(row)) => tracing::info!(
                         workspace = %row.name, instance = %instance.instance_id,
+                        services = source.as_str(),
                         "adopted a managed instance the store did not know"
                     ),
                     Ok(None) => tracing::warn!(
@@ -280,6 +286,27 @@ async fn apply_region(
         }
     }
     Ok(())
+}
+
+/// The services of an instance being adopted: from its services tag when it has one, else
+/// from the template its tags name as that template is now, else none (and unknown).
+fn recovered_services(state: &AppState, instance: &Observed) -> (Vec<ServiceSpec>, ServicesSource) {
+    if let Some(services) = instance
+        .tags
+        .get(SERVICES_TAG)
+        .and_then(|v| decode_services(v))
+    {
+        return (services, ServicesSource::Tags);
+    }
+    let catalog = state.templates.current();
+    match instance
+        .tags
+        .get("prism:template")
+        .and_then(|name| catalog.find(name))
+    {
+        Some(template) => (template.services_with_accounts(), ServicesSource::Template),
+        None => (Vec::new(), ServicesSource::Unknown),
+    }
 }
 
 /// A second instance carrying a launch token that already has one: a retried RunInstances

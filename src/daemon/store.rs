@@ -16,6 +16,7 @@ use sqlx::{FromRow, SqlitePool};
 
 use crate::aws::Observed;
 use crate::model::ledger::Transition;
+use crate::model::tags::ServicesSource;
 use crate::model::template::ServiceSpec;
 use crate::model::workspace::{Action, WorkspaceState};
 
@@ -61,10 +62,13 @@ pub struct WorkspaceRow {
     pub launch_time: Option<DateTime<Utc>>,
     pub ttl: Option<DateTime<Utc>>,
     pub service_secret: String,
+    /// False for a workspace rebuilt from tags: its secret was set at boot and is not known.
+    pub service_secret_known: bool,
     pub key_name: Option<String>,
     pub key_path: Option<String>,
     pub ssh_user: Option<String>,
     pub services: String,
+    pub services_source: String,
     pub tags: String,
     pub volume_ids: String,
     pub created_at: DateTime<Utc>,
@@ -89,9 +93,14 @@ impl WorkspaceRow {
         serde_json::from_str(&self.tags).unwrap_or_default()
     }
 
-    /// The services recorded at launch (empty for workspaces adopted from tags).
+    /// The services recorded at launch, or recovered when the workspace was adopted; see
+    /// [`WorkspaceRow::services_source`].
     pub fn services(&self) -> Vec<ServiceSpec> {
         serde_json::from_str(&self.services).unwrap_or_default()
+    }
+
+    pub fn services_source(&self) -> ServicesSource {
+        ServicesSource::from_name(&self.services_source)
     }
 
     pub fn volume_ids(&self) -> Vec<String> {
@@ -554,12 +563,14 @@ impl Store {
     }
 
     /// Takes in a managed instance the store has no row for (launched by an earlier store, or
-    /// by this daemon before its database was lost). Its history starts now.
+    /// by this daemon before its database was lost). Its history starts now, its service
+    /// secret is recorded as unknown, and its services are what the caller could recover.
     pub async fn adopt(
         &self,
         observed: &Observed,
         state: WorkspaceState,
-        secret: &str,
+        services: &[ServiceSpec],
+        services_source: ServicesSource,
         now: DateTime<Utc>,
     ) -> Result<Option<WorkspaceRow>, StoreError> {
         let name = observed
@@ -594,9 +605,10 @@ impl Store {
             hibernation_requested: observed.hibernation_configured,
             launch_token: token,
             ttl: None,
-            service_secret: secret.to_string(),
+            // Never shown: `service_secret_known` is cleared below.
+            service_secret: String::new(),
             ssh_user: observed.tags.get("prism:ssh-user").cloned(),
-            services: Vec::new(),
+            services: services.to_vec(),
         };
         let row = match self.insert_launch(&new, now).await {
             Ok(row) => row,
@@ -604,9 +616,11 @@ impl Store {
             Err(e) => return Err(e),
         };
         sqlx::query(
-            "UPDATE workspaces SET run_requested_at = ?, last_action = 'start' WHERE id = ?",
+            "UPDATE workspaces SET run_requested_at = ?, last_action = 'start', \
+             service_secret_known = 0, services_source = ? WHERE id = ?",
         )
         .bind(now)
+        .bind(services_source.as_str())
         .bind(row.id)
         .execute(&self.pool)
         .await?;

@@ -250,18 +250,7 @@ pub async fn launch(state: &AppState, request: LaunchRequest) -> ApiResult<Launc
         ttl,
         service_secret: launcher::new_secret(),
         ssh_user: template.base.ssh_user.clone(),
-        services: template
-            .services
-            .iter()
-            .map(|service| {
-                let mut service = service.clone();
-                service.user = service
-                    .user
-                    .or_else(|| template.primary_user().map(str::to_string))
-                    .or_else(|| template.base.ssh_user.clone());
-                service
-            })
-            .collect(),
+        services: template.services_with_accounts(),
     };
     let row = state.store.insert_launch(&new, now).await?;
     tracing::info!(workspace = %row.name, template = %template.name, %instance_type, %region, "launch accepted");

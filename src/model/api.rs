@@ -264,6 +264,9 @@ pub struct TerminateResponse {
 pub struct ConnectInfo {
     pub ssh: SshInfo,
     pub services: BTreeMap<String, ServiceConnect>,
+    /// What this answer could not know and why, e.g. for a workspace rebuilt from tags.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -287,6 +290,13 @@ pub struct ServiceConnect {
     pub username: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
+    /// True when the service has a token or password that Prism does not know (a workspace
+    /// rebuilt from tags); `token` and `password` are then absent, never made up.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub secret_unknown: bool,
+    /// Why something is missing here, and how to get it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// `GET /api/v1/instances/{name}/hibernation-status`.

@@ -10,6 +10,7 @@ pub mod ledger;
 pub mod money;
 pub mod pricing;
 pub mod size;
+pub mod tags;
 pub mod template;
 pub mod userdata;
 pub mod workspace;

@@ -128,6 +128,22 @@ impl Template {
         self.users.first().map(|u| u.name.as_str())
     }
 
+    /// The services as a workspace records them at launch: each with the account it runs as
+    /// settled (its own, else the first user, else the image's login user).
+    pub fn services_with_accounts(&self) -> Vec<ServiceSpec> {
+        self.services
+            .iter()
+            .map(|service| {
+                let mut service = service.clone();
+                service.user = service
+                    .user
+                    .or_else(|| self.primary_user().map(str::to_string))
+                    .or_else(|| self.base.ssh_user.clone());
+                service
+            })
+            .collect()
+    }
+
     /// Whether `key` (a name or slug, any case) names this template.
     pub fn answers_to(&self, key: &str) -> bool {
         self.name == key || self.slug == key || self.name.eq_ignore_ascii_case(key)

@@ -226,7 +226,9 @@ impl Store {
             .await?)
     }
 
-    /// A workspace by name (live ones only) or by instance id (any).
+    /// A workspace by name (the live one), by instance id (any), or by name among ended ones
+    /// (the latest), so that a request about a workspace that just ended is told it ended
+    /// rather than that it never existed.
     pub async fn find(&self, key: &str) -> Result<Option<WorkspaceRow>, StoreError> {
         let by_name: Option<WorkspaceRow> =
             sqlx::query_as("SELECT * FROM workspaces WHERE name = ? AND ended_at IS NULL")
@@ -236,12 +238,20 @@ impl Store {
         if by_name.is_some() {
             return Ok(by_name);
         }
-        Ok(
+        let by_id: Option<WorkspaceRow> =
             sqlx::query_as("SELECT * FROM workspaces WHERE instance_id = ?")
                 .bind(key)
                 .fetch_optional(&self.pool)
-                .await?,
+                .await?;
+        if by_id.is_some() {
+            return Ok(by_id);
+        }
+        Ok(sqlx::query_as(
+            "SELECT * FROM workspaces WHERE name = ? ORDER BY ended_at DESC, id DESC LIMIT 1",
         )
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
     /// The workspace (live or ended) whose instance is `instance_id`.

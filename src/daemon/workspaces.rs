@@ -301,32 +301,40 @@ pub async fn find(state: &AppState, key: &str) -> ApiResult<WorkspaceRow> {
 }
 
 fn invalid_state(row: &WorkspaceRow, action: Action) -> ApiError {
+    state_conflict(row, action.as_str())
+}
+
+/// 409 for a request that the workspace's state does not allow, naming what was asked.
+fn state_conflict(row: &WorkspaceRow, verb: &str) -> ApiError {
     let state = row.state();
-    let remediation = match (action, state) {
-        (Action::Resume, WorkspaceState::Stopped) => {
-            "The workspace was stopped, not hibernated: use start"
-        }
-        (Action::Start | Action::Resume, WorkspaceState::Running) => "It is already running",
-        (_, WorkspaceState::Launching) => "Wait for the launch to finish ('prism workspace list')",
-        (
-            _,
-            WorkspaceState::Stopping
-            | WorkspaceState::Hibernating
-            | WorkspaceState::Starting
-            | WorkspaceState::Resuming,
-        ) => "Wait for the current change to finish, then try again",
-        _ => "Check the workspace's state with 'prism workspace list'",
-    };
     ApiError::new(
         StatusCode::CONFLICT,
         "INVALID_STATE",
-        format!(
-            "Cannot {} workspace '{}': it is {state}",
-            action.as_str(),
-            row.name
-        ),
+        format!("Cannot {verb} workspace '{}': it is {state}", row.name),
     )
-    .remediation(remediation)
+    .remediation(state_hint(verb, state, &row.name))
+}
+
+/// What to do when `verb` (`stop`, `extend`, `connect to` …) is not possible in `state`.
+pub fn state_hint(verb: &str, state: WorkspaceState, name: &str) -> String {
+    use WorkspaceState as S;
+    match (verb, state) {
+        (_, S::Terminated | S::Failed | S::Terminating) => {
+            "It no longer exists (or soon will not); launch a new workspace with 'prism \
+             workspace launch'"
+                .into()
+        }
+        (_, S::Launching) => "Wait for the launch to finish ('prism workspace list')".into(),
+        (_, S::Stopping | S::Hibernating | S::Starting | S::Resuming) => {
+            "Wait for the current change to finish, then try again".into()
+        }
+        ("resume", S::Stopped) => "The workspace was stopped, not hibernated: use start".into(),
+        ("start" | "resume", S::Running) => "It is already running".into(),
+        ("stop" | "hibernate", S::Stopped | S::Hibernated) => "It is already stopped".into(),
+        (_, S::Hibernated) => format!("Resume it first: 'prism workspace resume {name}'"),
+        (_, S::Stopped) => format!("Start it first: 'prism workspace start {name}'"),
+        _ => "Check the workspace's state with 'prism workspace list'".into(),
+    }
 }
 
 /// Why a workspace cannot hibernate, in words, or `None` when it can.
@@ -489,8 +497,7 @@ pub async fn extend(state: &AppState, key: &str, hours: Option<i64>) -> ApiResul
         .await?
         .ok_or_else(|| ApiError::workspace_not_found(key))?;
     if row.state().is_final() || row.state() == WorkspaceState::Terminating {
-        return Err(invalid_state(&row, Action::Start)
-            .remediation("A terminated workspace has no TTL to extend"));
+        return Err(state_conflict(&row, "extend"));
     }
     let now = Utc::now();
     let ttl = crate::model::workspace::extend_ttl(row.ttl, now, hours).map_err(|e| {
@@ -647,6 +654,25 @@ pub fn ready_estimate(now: DateTime<Utc>) -> DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: `extend` on a terminated workspace said "Cannot start", and `connect` on one
+    /// said to wait until it runs.
+    #[test]
+    fn state_hints_fit_the_request_and_the_state() {
+        let gone = state_hint("extend", WorkspaceState::Terminated, "box");
+        assert!(gone.contains("no longer exists"), "{gone}");
+        let gone = state_hint("connect to", WorkspaceState::Terminated, "box");
+        assert!(!gone.contains("Wait"), "{gone}");
+        assert_eq!(
+            state_hint("connect to", WorkspaceState::Stopped, "box"),
+            "Start it first: 'prism workspace start box'"
+        );
+        assert_eq!(
+            state_hint("resume", WorkspaceState::Stopped, "box"),
+            "The workspace was stopped, not hibernated: use start"
+        );
+        assert!(state_hint("connect to", WorkspaceState::Starting, "box").starts_with("Wait"));
+    }
 
     #[test]
     fn region_shapes() {

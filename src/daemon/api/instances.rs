@@ -171,11 +171,7 @@ async fn connect(
                 row.state()
             ),
         )
-        .remediation(match row.state() {
-            WorkspaceState::Hibernated => "Resume it first: 'prism workspace resume NAME'",
-            WorkspaceState::Stopped => "Start it first: 'prism workspace start NAME'",
-            _ => "Wait until it is running ('prism workspace list')",
-        }));
+        .remediation(workspaces::state_hint("connect to", row.state(), &row.name)));
     }
     // Ask EC2 for the address now: after a stop and start it changes.
     let instance_id = row.instance_id.clone().unwrap_or_default();

@@ -314,3 +314,87 @@ async fn reading_the_template_directory_does_not_start_a_reload_storm() {
     })
     .await;
 }
+
+/// Regression: an invalid template answered TEMPLATE_INVALID by name but TEMPLATE_NOT_FOUND by
+/// slug, 400 on launch but 422 on info, and a file that did not parse was "not found" with a
+/// hint to list templates; a child of a cycle was not told its way into the cycle.
+#[tokio::test(flavor = "multi_thread")]
+async fn invalid_templates_answer_template_invalid_by_name_slug_or_file() {
+    let daemon = Daemon::start();
+    std::fs::write(
+        daemon.templates_dir().join("a.yml"),
+        format!("name: Cycle A\nslug: cycle-a\ninherits: [Cycle B]\n{MINIMAL}"),
+    )
+    .expect("write");
+    std::fs::write(
+        daemon.templates_dir().join("b.yml"),
+        "name: Cycle B\ninherits: [Cycle A]\n",
+    )
+    .expect("write");
+    std::fs::write(
+        daemon.templates_dir().join("child.yml"),
+        format!("name: Child Of Cycle\ninherits: [Cycle A]\n{MINIMAL}"),
+    )
+    .expect("write");
+    std::fs::write(
+        daemon.templates_dir().join("broken-lab.yml"),
+        "name: Broken Lab\npackges: [typo]\n",
+    )
+    .expect("write");
+    let client = daemon.client();
+    eventually("the broken files to load", || async {
+        client
+            .validate_templates()
+            .await
+            .is_ok_and(|s| s.validation_results.len() >= 11)
+    })
+    .await;
+
+    let http = daemon.http();
+    for (key, issue) in [
+        ("Cycle A", "Cycle A → Cycle B → Cycle A"),
+        ("cycle-a", "Cycle A → Cycle B → Cycle A"),
+        ("cycle-b", "Cycle B → Cycle A → Cycle B"),
+        (
+            "child-of-cycle",
+            "Child Of Cycle → Cycle A leads into the inheritance cycle Cycle A → Cycle B → Cycle A",
+        ),
+        ("Broken Lab", "packges"),
+        ("broken-lab", "packges"),
+    ] {
+        let info = http
+            .get(daemon.api(&format!("templates/{key}/info")))
+            .send()
+            .await
+            .expect("get");
+        let launch = http
+            .post(daemon.api("instances/launch"))
+            .json(&serde_json::json!({"name": "never", "template": key}))
+            .send()
+            .await
+            .expect("post");
+        for response in [info, launch] {
+            let (status, error) = error_of(response).await;
+            assert_eq!(
+                (status, error["code"].as_str()),
+                (422, Some("TEMPLATE_INVALID")),
+                "{key}: {error}"
+            );
+            assert!(
+                error["details"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains(issue),
+                "{key}: {error}"
+            );
+            assert!(
+                error["remediation"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("prism templates validate"),
+                "{key}: {error}"
+            );
+        }
+    }
+    assert!(client.workspaces().await.expect("list").is_empty());
+}

@@ -13,7 +13,8 @@ use notify::event::{EventKind, RemoveKind};
 use notify::{Event, RecursiveMode};
 use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
 
-use crate::model::template::{Catalog, Origin, SourceFile};
+use super::error::ApiError;
+use crate::model::template::{Catalog, Origin, SourceFile, Template};
 
 /// The bundled templates, embedded at compile time so an installed binary needs no data files.
 static BUNDLED: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
@@ -82,6 +83,19 @@ fn user_files(dir: &Path) -> Vec<SourceFile> {
             }
         })
         .collect()
+}
+
+/// A valid template by name or slug, or why there is none: 404 `TEMPLATE_NOT_FOUND`, or 422
+/// `TEMPLATE_INVALID` with the validation's findings for a template (or a file that did not
+/// parse) that answers to `key`.
+pub fn lookup(catalog: &Catalog, key: &str) -> Result<Template, ApiError> {
+    match catalog.find(key) {
+        Some(template) => Ok(template.clone()),
+        None => Err(match catalog.report_for(key) {
+            Some(report) => ApiError::template_invalid(key, report),
+            None => ApiError::template_not_found(key),
+        }),
+    }
 }
 
 /// The shared, reloadable catalog.

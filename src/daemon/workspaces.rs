@@ -7,9 +7,9 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Duration, SubsecRound as _, Utc};
 
 use super::error::{ApiError, ApiResult};
-use super::launcher;
 use super::state::AppState;
 use super::store::{NewWorkspace, WorkspaceRow};
+use super::{catalog, launcher};
 use crate::aws::{AwsErrorKind, pick_arch};
 use crate::model::api::{self, LaunchRequest, LaunchResponse};
 use crate::model::ledger::{self, BilledVolume, Transition};
@@ -64,29 +64,16 @@ pub async fn launch(state: &AppState, request: LaunchRequest) -> ApiResult<Launc
             .remediation(remediation)
     })?;
 
-    let catalog = state.templates.current();
-    let template = match catalog.find(&request.template) {
-        Some(template) => template.clone(),
-        None => {
-            return Err(match catalog.report_for(&request.template) {
-                Some(report) => ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "TEMPLATE_INVALID",
-                    format!("Template '{}' failed validation", request.template),
-                )
-                .details(report.issues.join("; "))
-                .remediation(
-                    "Fix the template file, or run 'prism templates validate' for details",
-                ),
-                None => ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "TEMPLATE_NOT_FOUND",
-                    format!("Template '{}' not found", request.template),
-                )
-                .remediation("Use 'prism templates list' to see template names and slugs"),
-            });
-        }
-    };
+    // A template named in the body that does not exist is bad input (400), not a missing
+    // resource; an invalid one answers 422 here as everywhere.
+    let template =
+        catalog::lookup(&state.templates.current(), &request.template).map_err(|error| {
+            if error.code == "TEMPLATE_NOT_FOUND" {
+                error.with_status(StatusCode::BAD_REQUEST)
+            } else {
+                error
+            }
+        })?;
 
     if request.size.is_some() && request.instance_type.is_some() {
         return Err(

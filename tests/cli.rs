@@ -100,6 +100,28 @@ async fn errors_exit_non_zero_with_the_remediation() {
     );
 }
 
+/// Regression: `--daemon-url notaurl` exited 3 with "Start the daemon", as if it were down.
+#[test]
+fn a_malformed_daemon_url_is_a_usage_error_that_shows_a_url() {
+    for args in [
+        vec!["--daemon-url", "notaurl", "daemon", "status"],
+        vec!["workspace", "list", "--daemon-url", "127.0.0.1:8947"],
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_prism"))
+            .args(&args)
+            .env_remove("PRISM_DAEMON_URL")
+            .output()
+            .expect("run");
+        let text = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {text}");
+        assert!(
+            text.contains("is not a daemon URL") && text.contains("http://127.0.0.1:8947"),
+            "{text}"
+        );
+        assert!(!text.contains("Start the daemon"), "{text}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn templates_commands_print_tables_and_json() {
     let daemon = Daemon::start();

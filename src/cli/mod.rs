@@ -2,7 +2,8 @@
 //!
 //! Every command except `prism daemon` talks to the daemon through [`crate::client`]. Output is
 //! a table by default and JSON with `--output json`; failures print the message and what to do
-//! about it, and exit non-zero (1 for an error the daemon reported, 3 when it is unreachable).
+//! about it, and exit non-zero (1 for an error the daemon reported, 2 for a usage error such as
+//! a malformed daemon URL, 3 when the daemon is unreachable).
 
 mod daemon;
 mod output;
@@ -105,7 +106,8 @@ pub fn report(error: &ClientError) -> Failure {
     }
     match error {
         ClientError::Api { .. } => Failure::Api,
-        _ => Failure::Unreachable,
+        ClientError::BadUrl { .. } => Failure::Usage,
+        ClientError::Unreachable { .. } | ClientError::Protocol { .. } => Failure::Unreachable,
     }
 }
 

@@ -310,3 +310,45 @@ async fn daemon_stop_says_so_when_the_process_does_not_exit_in_time() {
         "{stderr}"
     );
 }
+
+/// Regression: with USER and LOGNAME unset the owner tag silently became "researcher".
+#[tokio::test(flavor = "multi_thread")]
+async fn without_user_or_logname_the_owner_is_the_system_login_name() {
+    let daemon = Daemon::start();
+    let data = daemon.dir.path().join("nameless-data");
+    let mut child = daemon
+        .command()
+        .env("PRISM_DATA_DIR", &data)
+        .env_remove("PRISM_OWNER")
+        .env_remove("USER")
+        .env_remove("LOGNAME")
+        .args(["daemon", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run");
+    let runtime = prism::paths::runtime_file(&data);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let info = loop {
+        if let Some(info) = prism::paths::read_runtime(&runtime) {
+            break info;
+        }
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "the daemon exited"
+        );
+        assert!(Instant::now() < deadline, "the daemon did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let client =
+        prism::client::DaemonClient::new(&format!("http://{}", info.address)).expect("client");
+    let status = client.status().await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let id = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .expect("id -un");
+    let login = String::from_utf8_lossy(&id.stdout).trim().to_string();
+    assert_eq!(status.expect("status").owner, login);
+}

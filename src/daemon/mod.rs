@@ -84,6 +84,7 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
         config.listen = listen;
     }
     config.check().map_err(anyhow::Error::msg)?;
+    let owner = config.owner().map_err(anyhow::Error::msg)?;
     std::fs::create_dir_all(&dirs.data)
         .with_context(|| format!("cannot create the data directory {}", dirs.data.display()))?;
     let _log_guard = init_logging(&config.log, &dirs.data.join("logs"), "daemon", true)?;
@@ -132,6 +133,7 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let state = AppState::new(
         config,
+        owner,
         dirs.clone(),
         store,
         cloud,

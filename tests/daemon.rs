@@ -352,3 +352,54 @@ async fn without_user_or_logname_the_owner_is_the_system_login_name() {
     let login = String::from_utf8_lossy(&id.stdout).trim().to_string();
     assert_eq!(status.expect("status").owner, login);
 }
+
+/// Regression: `--listen localhost:18950` was refused as "invalid socket address syntax".
+#[tokio::test(flavor = "multi_thread")]
+async fn listen_accepts_localhost_and_still_refuses_public_addresses() {
+    let daemon = Daemon::start();
+    let data = daemon.dir.path().join("localhost-data");
+    let mut child = daemon
+        .command()
+        .env("PRISM_DATA_DIR", &data)
+        .args(["daemon", "--listen", "localhost:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run");
+    let runtime = prism::paths::runtime_file(&data);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let info = loop {
+        if let Some(info) = prism::paths::read_runtime(&runtime) {
+            break info;
+        }
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "the daemon exited"
+        );
+        assert!(Instant::now() < deadline, "the daemon did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let client =
+        prism::client::DaemonClient::new(&format!("http://{}", info.address)).expect("client");
+    let status = client.status().await;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(info.address.ip().is_loopback(), "{}", info.address);
+    status.expect("serves on localhost");
+
+    for (address, expected) in [
+        ("example.com:8947", "localhost:8947"),
+        ("localhost", "localhost:8947"),
+        ("0.0.0.0:0", "loopback"),
+    ] {
+        let output = daemon
+            .command()
+            .env("PRISM_DATA_DIR", daemon.dir.path().join("refused-data"))
+            .args(["daemon", "--listen", address])
+            .output()
+            .expect("run");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{address}");
+        assert!(stderr.contains(expected), "{address}: {stderr}");
+    }
+}

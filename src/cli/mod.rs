@@ -57,9 +57,14 @@ pub enum Command {
 pub struct DaemonArgs {
     #[command(subcommand)]
     pub command: Option<DaemonCommand>,
-    /// Address to listen on (overrides `listen` in the config).
-    #[arg(long)]
+    /// Address to listen on, e.g. 127.0.0.1:8947 or localhost:8947 (overrides `listen` in the
+    /// config); it must be a loopback address.
+    #[arg(long, value_parser = listen_address)]
     pub listen: Option<SocketAddr>,
+}
+
+fn listen_address(text: &str) -> Result<SocketAddr, String> {
+    crate::model::address::parse_listen(text).map_err(|e| e.to_string())
 }
 
 #[derive(Debug, Subcommand)]

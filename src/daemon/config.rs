@@ -19,6 +19,8 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Where the REST API listens. Loopback only unless a later setting allows otherwise.
+    /// Written as an IP socket address or `localhost:PORT`.
+    #[serde(deserialize_with = "listen_address")]
     pub listen: SocketAddr,
     /// The AWS region for workspaces that name none; the AWS chain's region when unset.
     pub region: Option<String>,
@@ -58,6 +60,11 @@ impl Default for Config {
             log: "info".to_string(),
         }
     }
+}
+
+fn listen_address<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+    let text = String::deserialize(d)?;
+    crate::model::address::parse_listen(&text).map_err(serde::de::Error::custom)
 }
 
 /// Keys read from `PRISM_*` environment variables.
@@ -253,6 +260,16 @@ mod tests {
         std::fs::write(&file, "pol_interval_secs = 10\n").expect("write");
         let err = Config::load(&file).expect_err("typo must fail");
         assert!(err.contains("pol_interval_secs"), "{err}");
+    }
+
+    #[test]
+    fn the_listen_key_accepts_localhost_too() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("config.toml");
+        std::fs::write(&file, "listen = \"localhost:18950\"\n").expect("write");
+        let config = Config::load(&file).expect("localhost is an address");
+        assert_eq!(config.listen.to_string(), "127.0.0.1:18950");
+        assert_eq!(config.check(), Ok(()));
     }
 
     #[test]

@@ -174,3 +174,36 @@ async fn extend_refuses_hours_that_add_nothing() {
         );
     }
 }
+
+/// Regression: the list had no instance id column, so a terminated workspace and the new one
+/// reusing its name looked alike.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_list_shows_instance_ids_so_a_reused_name_is_told_apart() {
+    let daemon = Daemon::start();
+    let name = unique("reuse");
+    let first = daemon.launch_running(&name, "rocky-9-base").await;
+    daemon
+        .client()
+        .terminate(&name, false)
+        .await
+        .expect("terminate");
+    daemon
+        .wait_for(&name, prism::model::workspace::WorkspaceState::Terminated)
+        .await;
+    let second = daemon.launch_running(&name, "rocky-9-base").await;
+    let out = prism(&daemon, &["workspace", "list"]);
+    let table = stdout(&out);
+    assert!(
+        table.starts_with("NAME") && table.contains(" ID "),
+        "{table}"
+    );
+    for (workspace, state) in [(&first, "terminated"), (&second, "running")] {
+        let id = workspace.id.as_deref().expect("id");
+        assert!(
+            table
+                .lines()
+                .any(|l| l.contains(&name) && l.contains(id) && l.contains(state)),
+            "{id} {state}: {table}"
+        );
+    }
+}

@@ -115,8 +115,10 @@ fn print_list(workspaces: &[Workspace]) {
         say!("No workspaces. Launch one with 'prism workspace launch NAME --template TEMPLATE'.");
         return;
     }
+    // The instance id tells apart a terminated workspace and the new one that reuses its name.
     let mut t = table(&[
         "name",
+        "id",
         "state",
         "type",
         "region",
@@ -128,6 +130,7 @@ fn print_list(workspaces: &[Workspace]) {
     for w in workspaces {
         t.add_row(vec![
             w.name.clone(),
+            or_dash(w.id.clone()),
             state_label(w),
             w.instance_type.clone(),
             w.region.clone(),

@@ -207,3 +207,116 @@ async fn the_list_shows_instance_ids_so_a_reused_name_is_told_apart() {
         );
     }
 }
+
+fn prism_with_timeout(daemon: &Daemon, args: &[&str]) -> Output {
+    let mut all = args.to_vec();
+    all.extend(["--wait", "--timeout", "60"]);
+    prism(daemon, &all)
+}
+
+/// Regression: only `launch` could `--wait`; stop, start, hibernate, resume and terminate
+/// returned at once and scripts had to poll the list themselves.
+#[tokio::test(flavor = "multi_thread")]
+async fn lifecycle_commands_wait_for_the_target_state() {
+    use prism::model::workspace::WorkspaceState as S;
+    let daemon = Daemon::start();
+    let name = unique("waits");
+    let state_now = || async {
+        daemon
+            .client()
+            .workspaces()
+            .await
+            .expect("list")
+            .into_iter()
+            .find(|w| w.name == name)
+            .map(|w| w.state)
+    };
+    let out = prism_with_timeout(
+        &daemon,
+        &["workspace", "launch", &name, "--template", "python-ml"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(state_now().await, Some(S::Running));
+    for (verb, reached) in [
+        ("stop", S::Stopped),
+        ("start", S::Running),
+        ("hibernate", S::Hibernated),
+        ("resume", S::Running),
+    ] {
+        let out = prism_with_timeout(&daemon, &["workspace", verb, &name]);
+        assert!(out.status.success(), "{verb}: {}", stderr(&out));
+        assert!(
+            stdout(&out).contains(&format!("{name}: {reached}")),
+            "{verb}: {}",
+            stdout(&out)
+        );
+        // Reached when the command returned, not some time later.
+        assert_eq!(state_now().await, Some(reached), "{verb}");
+    }
+    let out = prism(
+        &daemon,
+        &[
+            "-o",
+            "json",
+            "workspace",
+            "terminate",
+            &name,
+            "--yes",
+            "--wait",
+            "--timeout",
+            "60",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let last: prism::model::api::Workspace =
+        serde_json::from_slice(&out.stdout).expect("one JSON workspace");
+    assert_eq!(last.state, S::Terminated);
+    assert_eq!(state_now().await, Some(S::Terminated));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wait_gives_up_after_its_timeout_and_says_so() {
+    use prism::model::workspace::WorkspaceState as S;
+    // As JSON rather than a struct literal, so that fields added to the list later need no
+    // change here.
+    let now = chrono::Utc::now();
+    let stuck = serde_json::json!({
+        "name": "stuck", "id": "i-0123456789abcdef0", "state": "stopping",
+        "instance_type": "t3.medium", "region": "us-east-1", "template": "Rocky Linux 9 Base",
+        "hibernation_capable": false, "spot": false, "attached_volumes": [],
+        "attached_ebs_volumes": [], "tags": {}, "created_at": now, "state_since": now,
+    });
+    let parsed: prism::model::api::Workspace =
+        serde_json::from_value(stuck.clone()).expect("a workspace as the daemon lists it");
+    assert_eq!(parsed.state, S::Stopping);
+    let answer = prism::model::api::StateChange {
+        name: "stuck".into(),
+        previous_state: S::Running,
+        new_state: S::Stopping,
+        message: "Workspace stopping - all data preserved".into(),
+        estimated_ready_time: None,
+    };
+    let url = common::fake_http(vec![
+        (
+            "POST /api/v1/instances/stuck/stop",
+            serde_json::to_string(&answer).expect("json"),
+        ),
+        (
+            "GET /api/v1/instances",
+            serde_json::to_string(&vec![stuck]).expect("json"),
+        ),
+    ]);
+    let started = std::time::Instant::now();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_prism"))
+        .args(["workspace", "stop", "stuck", "--wait", "--timeout", "2"])
+        .env("PRISM_DAEMON_URL", &url)
+        .output()
+        .expect("run");
+    let text = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("'stuck' is not stopped after 2 s (it is stopping)"),
+        "{text}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+}

@@ -253,44 +253,20 @@ async fn daemon_stop_returns_only_after_the_process_has_exited() {
     daemon.client().status().await.expect("a new daemon starts");
 }
 
-/// A one-shot HTTP server answering `POST /api/v1/daemon/shutdown` as a daemon would, naming
-/// `pid`, but never going away.
-fn fake_daemon(pid: u32) -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    std::thread::spawn(move || {
-        for stream in listener.incoming().take(4) {
-            let Ok(mut stream) = stream else { continue };
-            let mut request = Vec::new();
-            let mut buffer = [0_u8; 1024];
-            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                match std::io::Read::read(&mut stream, &mut buffer) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => request.extend_from_slice(&buffer[..n]),
-                }
-            }
-            let body = format!(
-                "{{\"message\":\"Daemon shutting down gracefully\",\"active_operations\":0,\
-                 \"shutdown_timeout\":30,\"pid\":{pid}}}"
-            );
-            let response = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
-                 connection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = std::io::Write::write_all(&mut stream, response.as_bytes());
-        }
-    });
-    url
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn daemon_stop_says_so_when_the_process_does_not_exit_in_time() {
     let mut stubborn = std::process::Command::new("sleep")
         .arg("30")
         .spawn()
         .expect("sleep");
-    let url = fake_daemon(stubborn.id());
+    let url = common::fake_http(vec![(
+        "POST /api/v1/daemon/shutdown",
+        format!(
+            "{{\"message\":\"Daemon shutting down gracefully\",\"active_operations\":0,\
+             \"shutdown_timeout\":30,\"pid\":{}}}",
+            stubborn.id()
+        ),
+    )]);
     let data = tempfile::tempdir().expect("dir");
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_prism"))
         .args(["daemon", "stop", "--timeout", "1"])

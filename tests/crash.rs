@@ -155,7 +155,8 @@ async fn a_rebuilt_workspace_shows_no_made_up_secrets_and_keeps_its_services() {
     let mut daemon = Daemon::start();
     std::fs::write(
         daemon.templates_dir().join("lab.yml"),
-        "name: Lab Notebook\ninherits: [python-ml]\nservices:\n  - {name: jupyter, port: 8899, auth: token}\n",
+        "name: Lab Notebook\ninherits: [python-ml]\n\
+         services:\n  - {name: jupyter, port: 8899, auth: token}\n",
     )
     .expect("write template");
     let jupyter = unique("jup");

@@ -357,7 +357,8 @@ async fn invalid_templates_answer_template_invalid_by_name_slug_or_file() {
         ("cycle-b", "Cycle B → Cycle A → Cycle B"),
         (
             "child-of-cycle",
-            "Child Of Cycle → Cycle A leads into the inheritance cycle Cycle A → Cycle B → Cycle A",
+            "Child Of Cycle → Cycle A leads into the inheritance cycle \
+             Cycle A → Cycle B → Cycle A",
         ),
         ("Broken Lab", "packges"),
         ("broken-lab", "packges"),

@@ -183,11 +183,13 @@ mod tests {
                 message::<LaunchRequest>(
                     "{\"name\": \"a\", \"template\": \"t\", \"ttl_hours\": 99999999999999999999}",
                 ),
-                "ttl_hours must be a whole number of hours from 1 to 8784, not 99999999999999999999",
+                "ttl_hours must be a whole number of hours from 1 to 8784, \
+                 not 99999999999999999999",
             ),
             (
                 message::<LaunchRequest>(
-                    "{\"name\": \"a\", \"template\": \"t\", \"storage\": {\"ebs_volume_size\": 5e9}}",
+                    "{\"name\": \"a\", \"template\": \"t\", \
+                     \"storage\": {\"ebs_volume_size\": 5e9}}",
                 ),
                 "ebs_volume_size must be a whole number of GB from 8 to 16384, not 5e+9",
             ),

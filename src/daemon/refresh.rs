@@ -107,7 +107,10 @@ async fn scan_every_region(state: &AppState) {
     let mut regions = match state.known_regions().await {
         Ok(all) => all,
         Err(error) => {
-            tracing::warn!(%error, "cannot list the account's regions; scanning only regions in use");
+            tracing::warn!(
+                %error,
+                "cannot list the account's regions; scanning only regions in use"
+            );
             Vec::new()
         }
     };
@@ -144,7 +147,10 @@ async fn scan_every_region(state: &AppState) {
             Err(error) => Err(error),
         };
         if let Err(error) = result {
-            tracing::warn!(%region, %error, "region skipped at start-up; keeping the last known state");
+            tracing::warn!(
+                %region, %error,
+                "region skipped at start-up; keeping the last known state"
+            );
             if in_use.contains(&region) {
                 errors.push(format!("{region}: {error}"));
             }

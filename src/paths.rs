@@ -1,8 +1,8 @@
 //! Where Prism keeps its files, shared by the daemon and its clients.
 //!
 //! The config directory holds `config.toml`, the user's templates and any key EC2 created; the
-//! data directory holds the database, logs and the runtime file a running daemon writes so
-//! that clients find it.
+//! data directory holds the database, logs, the runtime file a running daemon writes so that
+//! clients find it, and the lock file that keeps a second daemon off the same directory.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -59,6 +59,12 @@ pub struct RuntimeInfo {
 /// The runtime file's path in a data directory.
 pub fn runtime_file(data_dir: &Path) -> PathBuf {
     data_dir.join("daemon.json")
+}
+
+/// The lock file a running daemon holds in its data directory, so that a second daemon on the
+/// same directory refuses to start.
+pub fn lock_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("daemon.lock")
 }
 
 /// Reads a runtime file, if there is a readable one.

@@ -100,6 +100,28 @@ async fn errors_exit_non_zero_with_the_remediation() {
     );
 }
 
+/// Regression: `--daemon-url notaurl` exited 3 with "Start the daemon", as if it were down.
+#[test]
+fn a_malformed_daemon_url_is_a_usage_error_that_shows_a_url() {
+    for args in [
+        vec!["--daemon-url", "notaurl", "daemon", "status"],
+        vec!["workspace", "list", "--daemon-url", "127.0.0.1:8947"],
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_prism"))
+            .args(&args)
+            .env_remove("PRISM_DAEMON_URL")
+            .output()
+            .expect("run");
+        let text = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {text}");
+        assert!(
+            text.contains("is not a daemon URL") && text.contains("http://127.0.0.1:8947"),
+            "{text}"
+        );
+        assert!(!text.contains("Start the daemon"), "{text}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn templates_commands_print_tables_and_json() {
     let daemon = Daemon::start();
@@ -151,4 +173,150 @@ async fn extend_refuses_hours_that_add_nothing() {
             stderr(&out)
         );
     }
+}
+
+/// Regression: the list had no instance id column, so a terminated workspace and the new one
+/// reusing its name looked alike.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_list_shows_instance_ids_so_a_reused_name_is_told_apart() {
+    let daemon = Daemon::start();
+    let name = unique("reuse");
+    let first = daemon.launch_running(&name, "rocky-9-base").await;
+    daemon
+        .client()
+        .terminate(&name, false)
+        .await
+        .expect("terminate");
+    daemon
+        .wait_for(&name, prism::model::workspace::WorkspaceState::Terminated)
+        .await;
+    let second = daemon.launch_running(&name, "rocky-9-base").await;
+    let out = prism(&daemon, &["workspace", "list"]);
+    let table = stdout(&out);
+    assert!(
+        table.starts_with("NAME") && table.contains(" ID "),
+        "{table}"
+    );
+    for (workspace, state) in [(&first, "terminated"), (&second, "running")] {
+        let id = workspace.id.as_deref().expect("id");
+        assert!(
+            table
+                .lines()
+                .any(|l| l.contains(&name) && l.contains(id) && l.contains(state)),
+            "{id} {state}: {table}"
+        );
+    }
+}
+
+fn prism_with_timeout(daemon: &Daemon, args: &[&str]) -> Output {
+    let mut all = args.to_vec();
+    all.extend(["--wait", "--timeout", "60"]);
+    prism(daemon, &all)
+}
+
+/// Regression: only `launch` could `--wait`; stop, start, hibernate, resume and terminate
+/// returned at once and scripts had to poll the list themselves.
+#[tokio::test(flavor = "multi_thread")]
+async fn lifecycle_commands_wait_for_the_target_state() {
+    use prism::model::workspace::WorkspaceState as S;
+    let daemon = Daemon::start();
+    let name = unique("waits");
+    let state_now = || async {
+        daemon
+            .client()
+            .workspaces()
+            .await
+            .expect("list")
+            .into_iter()
+            .find(|w| w.name == name)
+            .map(|w| w.state)
+    };
+    let out = prism_with_timeout(
+        &daemon,
+        &["workspace", "launch", &name, "--template", "python-ml"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(state_now().await, Some(S::Running));
+    for (verb, reached) in [
+        ("stop", S::Stopped),
+        ("start", S::Running),
+        ("hibernate", S::Hibernated),
+        ("resume", S::Running),
+    ] {
+        let out = prism_with_timeout(&daemon, &["workspace", verb, &name]);
+        assert!(out.status.success(), "{verb}: {}", stderr(&out));
+        assert!(
+            stdout(&out).contains(&format!("{name}: {reached}")),
+            "{verb}: {}",
+            stdout(&out)
+        );
+        // Reached when the command returned, not some time later.
+        assert_eq!(state_now().await, Some(reached), "{verb}");
+    }
+    let out = prism(
+        &daemon,
+        &[
+            "-o",
+            "json",
+            "workspace",
+            "terminate",
+            &name,
+            "--yes",
+            "--wait",
+            "--timeout",
+            "60",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let last: prism::model::api::Workspace =
+        serde_json::from_slice(&out.stdout).expect("one JSON workspace");
+    assert_eq!(last.state, S::Terminated);
+    assert_eq!(state_now().await, Some(S::Terminated));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wait_gives_up_after_its_timeout_and_says_so() {
+    use prism::model::workspace::WorkspaceState as S;
+    // As JSON rather than a struct literal, so that fields added to the list later need no
+    // change here.
+    let now = chrono::Utc::now();
+    let stuck = serde_json::json!({
+        "name": "stuck", "id": "i-0123456789abcdef0", "state": "stopping",
+        "instance_type": "t3.medium", "region": "us-east-1", "template": "Rocky Linux 9 Base",
+        "hibernation_capable": false, "spot": false, "attached_volumes": [],
+        "attached_ebs_volumes": [], "tags": {}, "created_at": now, "state_since": now,
+    });
+    let parsed: prism::model::api::Workspace =
+        serde_json::from_value(stuck.clone()).expect("a workspace as the daemon lists it");
+    assert_eq!(parsed.state, S::Stopping);
+    let answer = prism::model::api::StateChange {
+        name: "stuck".into(),
+        previous_state: S::Running,
+        new_state: S::Stopping,
+        message: "Workspace stopping - all data preserved".into(),
+        estimated_ready_time: None,
+    };
+    let url = common::fake_http(vec![
+        (
+            "POST /api/v1/instances/stuck/stop",
+            serde_json::to_string(&answer).expect("json"),
+        ),
+        (
+            "GET /api/v1/instances",
+            serde_json::to_string(&vec![stuck]).expect("json"),
+        ),
+    ]);
+    let started = std::time::Instant::now();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_prism"))
+        .args(["workspace", "stop", "stuck", "--wait", "--timeout", "2"])
+        .env("PRISM_DAEMON_URL", &url)
+        .output()
+        .expect("run");
+    let text = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("'stuck' is not stopped after 2 s (it is stopping)"),
+        "{text}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
 }

@@ -103,6 +103,194 @@ async fn a_lost_database_is_rebuilt_from_ec2_tags() {
     );
 }
 
+/// Regression: rebuilding a lost database looked only in the default region, so workspaces
+/// launched elsewhere were forgotten (and kept billing unseen).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lost_database_is_rebuilt_from_every_region() {
+    let mut daemon = Daemon::start();
+    let name = unique("west");
+    let request = LaunchRequest {
+        name: name.clone(),
+        template: "rocky-9-base".into(),
+        region: Some("us-west-2".into()),
+        ..Default::default()
+    };
+    daemon.client().launch(&request).await.expect("launch");
+    let before = daemon.wait_for(&name, WorkspaceState::Running).await;
+    assert_eq!(before.region, "us-west-2");
+    daemon.kill();
+    for file in ["prism.db", "prism.db-wal", "prism.db-shm"] {
+        let _ = std::fs::remove_file(daemon.data_dir().join(file));
+    }
+    daemon.restart();
+    // Start-up reconciliation runs before the daemon serves, so the list has it at once.
+    let listed: Vec<_> = daemon
+        .client()
+        .workspaces()
+        .await
+        .expect("list")
+        .into_iter()
+        .filter(|w| w.name == name)
+        .collect();
+    assert_eq!(listed.len(), 1, "{listed:?}\n{}", daemon.log());
+    assert_eq!(listed[0].region, "us-west-2");
+    assert_eq!(listed[0].id, before.id);
+    assert_eq!(listed[0].state, WorkspaceState::Running);
+    assert_eq!(
+        common::ec2_instances_in(&daemon.owner, "us-west-2")
+            .await
+            .len(),
+        1
+    );
+    // The poll keeps it up to date from then on: its region is now in use.
+    daemon.client().stop(&name).await.expect("stop");
+    daemon.wait_for(&name, WorkspaceState::Stopped).await;
+}
+
+/// Regression: after a rebuild from tags `connect` printed a made-up Jupyter token and RStudio
+/// password (the adopted row got a fresh secret, but the instance booted with the old one), and
+/// the workspace's services were lost.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rebuilt_workspace_shows_no_made_up_secrets_and_keeps_its_services() {
+    let mut daemon = Daemon::start();
+    std::fs::write(
+        daemon.templates_dir().join("lab.yml"),
+        "name: Lab Notebook\ninherits: [python-ml]\n\
+         services:\n  - {name: jupyter, port: 8899, auth: token}\n",
+    )
+    .expect("write template");
+    let jupyter = unique("jup");
+    let rstudio = unique("rst");
+    let untagged = unique("untag");
+    let orphan = unique("orphan");
+    let client = daemon.client();
+    for (name, template) in [
+        (&jupyter, "python-ml"),
+        (&rstudio, "r-research"),
+        (&untagged, "python-ml"),
+        (&orphan, "Lab Notebook"),
+    ] {
+        let request = LaunchRequest {
+            name: name.clone(),
+            template: template.into(),
+            ..Default::default()
+        };
+        let mut accepted = false;
+        for _ in 0..50 {
+            if client.launch(&request).await.is_ok() {
+                accepted = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert!(accepted, "{template} never accepted a launch");
+    }
+    let mut before = std::collections::BTreeMap::new();
+    for name in [&jupyter, &rstudio, &untagged, &orphan] {
+        daemon.wait_for(name, WorkspaceState::Running).await;
+        before.insert(
+            name.clone(),
+            client.connect_info(name).await.expect("connect"),
+        );
+    }
+    assert!(before[&jupyter].services["jupyter"].token.is_some());
+    daemon.kill();
+    for file in ["prism.db", "prism.db-wal", "prism.db-shm"] {
+        let _ = std::fs::remove_file(daemon.data_dir().join(file));
+    }
+    // Instances launched before the services tag existed, and one whose template is gone.
+    let ec2 = common::ec2().await;
+    for view in ec2_instances(&daemon.owner).await {
+        let name = view.tags.get("prism:name").cloned().unwrap_or_default();
+        if name == untagged || name == orphan {
+            assert!(view.tags.contains_key("prism:services"), "{view:?}");
+            ec2.delete_tags()
+                .resources(&view.id)
+                .tags(
+                    aws_sdk_ec2::types::Tag::builder()
+                        .key("prism:services")
+                        .build(),
+                )
+                .send()
+                .await
+                .expect("delete tag");
+        }
+    }
+    std::fs::remove_file(daemon.templates_dir().join("lab.yml")).expect("remove template");
+    daemon.restart();
+    let client = daemon.client();
+
+    let after = client.connect_info(&jupyter).await.expect("connect");
+    let service = &after.services["jupyter"];
+    assert_eq!(service.token, None, "no made-up token");
+    assert!(service.secret_unknown);
+    assert!(
+        service
+            .note
+            .as_deref()
+            .is_some_and(|n| n.contains("/etc/prism/jupyter.env")),
+        "{service:?}"
+    );
+    assert_eq!(
+        service.local_forward,
+        before[&jupyter].services["jupyter"].local_forward
+    );
+    assert!(
+        after.notes.is_empty(),
+        "services came from the tag: {:?}",
+        after.notes
+    );
+
+    let after = client.connect_info(&rstudio).await.expect("connect");
+    let service = &after.services["rstudio"];
+    assert_eq!(service.password, None, "no made-up password");
+    assert_eq!(
+        service.username,
+        before[&rstudio].services["rstudio"].username
+    );
+    assert!(service.secret_unknown);
+    assert!(
+        service
+            .note
+            .as_deref()
+            .is_some_and(|n| n.contains("passwd")),
+        "{service:?}"
+    );
+
+    let after = client.connect_info(&untagged).await.expect("connect");
+    assert!(after.services.contains_key("jupyter"), "{after:?}");
+    assert!(
+        after
+            .notes
+            .iter()
+            .any(|n| n.contains("taken from template")),
+        "{:?}",
+        after.notes
+    );
+
+    let after = client.connect_info(&orphan).await.expect("connect");
+    assert!(after.services.is_empty(), "{after:?}");
+    assert!(
+        after
+            .notes
+            .iter()
+            .any(|n| n.contains("services are unknown")),
+        "{:?}",
+        after.notes
+    );
+
+    // The CLI says why instead of printing a token.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_prism"))
+        .args(["workspace", "connect", &jupyter])
+        .env("PRISM_DAEMON_URL", &daemon.url)
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(!text.contains("token:"), "{text}");
+    assert!(text.contains("The Jupyter token is not shown"), "{text}");
+}
+
 /// Regression: a launch reported failed while an instance carrying its token was running left
 /// that instance alive, unlisted and impossible to terminate.
 #[tokio::test(flavor = "multi_thread")]

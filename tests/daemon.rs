@@ -169,3 +169,221 @@ async fn a_bad_config_file_names_the_key() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("poll_interval_secs"), "{stderr}");
 }
+
+/// Waits for `child` to exit by itself, up to `limit`.
+fn exit_within(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the process did not exit in {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Regression: two daemons could run on one data directory and share (and race on) one store.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_daemon_on_the_same_data_directory_refuses_to_start() {
+    let daemon = Daemon::start();
+    let mut second = daemon
+        .command()
+        .args(["daemon", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run");
+    let status = exit_within(&mut second, Duration::from_secs(30));
+    assert!(!status.success());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut second.stderr.take().expect("stderr"), &mut stderr)
+        .expect("read");
+    assert!(
+        stderr.contains(&daemon.data_dir().display().to_string()),
+        "names the directory: {stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("pid {}", daemon.pid())),
+        "names the other daemon: {stderr}"
+    );
+    // The first daemon is untouched and still findable.
+    daemon.client().status().await.expect("first still serves");
+    let runtime = prism::paths::read_runtime(&prism::paths::runtime_file(&daemon.data_dir()));
+    assert_eq!(runtime.map(|r| r.pid), Some(daemon.pid()));
+}
+
+/// Regression: a daemon removed the runtime file on exit even when it described another one.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_runtime_file_is_removed_on_exit_only_if_it_is_our_own() {
+    let mut daemon = Daemon::start();
+    let path = prism::paths::runtime_file(&daemon.data_dir());
+    let mut other = prism::paths::read_runtime(&path).expect("runtime file");
+    other.pid = daemon.pid() + 1_000_000;
+    std::fs::write(&path, serde_json::to_string(&other).expect("json")).expect("write");
+    daemon.client().shutdown().await.expect("shutdown");
+    let status = daemon
+        .wait_exit(Duration::from_secs(15))
+        .expect("daemon exited");
+    assert!(status.success(), "{status}");
+    assert_eq!(prism::paths::read_runtime(&path), Some(other));
+}
+
+/// Regression: `prism daemon stop` returned while the daemon was still shutting down, so a
+/// `prism daemon` right after it found the data directory in use.
+#[tokio::test(flavor = "multi_thread")]
+async fn daemon_stop_returns_only_after_the_process_has_exited() {
+    let mut daemon = Daemon::start();
+    let pid = daemon.pid();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_prism"))
+        .args(["daemon", "stop"])
+        .env("PRISM_DAEMON_URL", &daemon.url)
+        .env("PRISM_DATA_DIR", daemon.data_dir())
+        .env("PRISM_CONFIG_DIR", daemon.config_dir())
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{:?}", output.stderr);
+    assert!(
+        stdout.contains(&format!(
+            "waiting up to 35 s for the daemon process (pid {pid}) to exit"
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains("has exited"), "{stdout}");
+    // Already gone: no further wait is needed to reap it.
+    assert!(daemon.wait_exit(Duration::from_millis(200)).is_some());
+    assert!(!prism::paths::runtime_file(&daemon.data_dir()).exists());
+    // The data directory is free again at once.
+    daemon.restart();
+    daemon.client().status().await.expect("a new daemon starts");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn daemon_stop_says_so_when_the_process_does_not_exit_in_time() {
+    let mut stubborn = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .expect("sleep");
+    let url = common::fake_http(vec![(
+        "POST /api/v1/daemon/shutdown",
+        format!(
+            "{{\"message\":\"Daemon shutting down gracefully\",\"active_operations\":0,\
+             \"shutdown_timeout\":30,\"pid\":{}}}",
+            stubborn.id()
+        ),
+    )]);
+    let data = tempfile::tempdir().expect("dir");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_prism"))
+        .args(["daemon", "stop", "--timeout", "1"])
+        .env("PRISM_DAEMON_URL", &url)
+        .env("PRISM_DATA_DIR", data.path())
+        .output()
+        .expect("run");
+    let _ = stubborn.kill();
+    let _ = stubborn.wait();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "gave up after 1 s waiting for the daemon process (pid {}) to exit",
+            stubborn.id()
+        )),
+        "{stderr}"
+    );
+}
+
+/// Regression: with USER and LOGNAME unset the owner tag silently became "researcher".
+#[tokio::test(flavor = "multi_thread")]
+async fn without_user_or_logname_the_owner_is_the_system_login_name() {
+    let daemon = Daemon::start();
+    let data = daemon.dir.path().join("nameless-data");
+    let mut child = daemon
+        .command()
+        .env("PRISM_DATA_DIR", &data)
+        .env_remove("PRISM_OWNER")
+        .env_remove("USER")
+        .env_remove("LOGNAME")
+        .args(["daemon", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run");
+    let runtime = prism::paths::runtime_file(&data);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let info = loop {
+        if let Some(info) = prism::paths::read_runtime(&runtime) {
+            break info;
+        }
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "the daemon exited"
+        );
+        assert!(Instant::now() < deadline, "the daemon did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let client =
+        prism::client::DaemonClient::new(&format!("http://{}", info.address)).expect("client");
+    let status = client.status().await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let id = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .expect("id -un");
+    let login = String::from_utf8_lossy(&id.stdout).trim().to_string();
+    assert_eq!(status.expect("status").owner, login);
+}
+
+/// Regression: `--listen localhost:18950` was refused as "invalid socket address syntax".
+#[tokio::test(flavor = "multi_thread")]
+async fn listen_accepts_localhost_and_still_refuses_public_addresses() {
+    let daemon = Daemon::start();
+    let data = daemon.dir.path().join("localhost-data");
+    let mut child = daemon
+        .command()
+        .env("PRISM_DATA_DIR", &data)
+        .args(["daemon", "--listen", "localhost:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run");
+    let runtime = prism::paths::runtime_file(&data);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let info = loop {
+        if let Some(info) = prism::paths::read_runtime(&runtime) {
+            break info;
+        }
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "the daemon exited"
+        );
+        assert!(Instant::now() < deadline, "the daemon did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let client =
+        prism::client::DaemonClient::new(&format!("http://{}", info.address)).expect("client");
+    let status = client.status().await;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(info.address.ip().is_loopback(), "{}", info.address);
+    status.expect("serves on localhost");
+
+    for (address, expected) in [
+        ("example.com:8947", "localhost:8947"),
+        ("localhost", "localhost:8947"),
+        ("0.0.0.0:0", "loopback"),
+    ] {
+        let output = daemon
+            .command()
+            .env("PRISM_DATA_DIR", daemon.dir.path().join("refused-data"))
+            .args(["daemon", "--listen", address])
+            .output()
+            .expect("run");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{address}");
+        assert!(stderr.contains(expected), "{address}: {stderr}");
+    }
+}

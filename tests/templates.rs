@@ -262,3 +262,140 @@ async fn user_templates_override_bundled_ones_and_reload_without_restart() {
     })
     .await;
 }
+
+/// Regression: an `ls` of the template directory made the daemon reload its templates, and each
+/// reload's own opening of the directory made it reload again, about four times a second.
+#[tokio::test(flavor = "multi_thread")]
+async fn reading_the_template_directory_does_not_start_a_reload_storm() {
+    let daemon = Daemon::start();
+    let file = daemon.templates_dir().join("lab.yml");
+    std::fs::write(&file, format!("name: Lab Storm\n{MINIMAL}")).expect("write");
+    let client = daemon.client();
+    eventually("the template to load", || async {
+        client
+            .template_info("Lab Storm")
+            .await
+            .is_ok_and(|i| i.name == "Lab Storm")
+    })
+    .await;
+    // Let the write's own events settle (the debounce is 250 ms).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let reloads = |log: &str| log.matches("template catalog").count();
+    let before = reloads(&daemon.log());
+
+    // What `ls` and `cat` do, a few times over two seconds.
+    for _ in 0..10 {
+        let listed = std::fs::read_dir(daemon.templates_dir())
+            .expect("read dir")
+            .count();
+        assert_eq!(listed, 1);
+        std::fs::read_to_string(&file).expect("read file");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = reloads(&daemon.log());
+    assert_eq!(
+        after,
+        before,
+        "reads of the directory caused reloads:\n{}",
+        daemon.log()
+    );
+    // A real change is still picked up.
+    std::fs::write(
+        &file,
+        format!("name: Lab Storm\ndescription: edited\n{MINIMAL}"),
+    )
+    .expect("write");
+    eventually("the edit to load", || async {
+        client
+            .template_info("Lab Storm")
+            .await
+            .is_ok_and(|i| i.description == "edited")
+    })
+    .await;
+}
+
+/// Regression: an invalid template answered TEMPLATE_INVALID by name but TEMPLATE_NOT_FOUND by
+/// slug, 400 on launch but 422 on info, and a file that did not parse was "not found" with a
+/// hint to list templates; a child of a cycle was not told its way into the cycle.
+#[tokio::test(flavor = "multi_thread")]
+async fn invalid_templates_answer_template_invalid_by_name_slug_or_file() {
+    let daemon = Daemon::start();
+    std::fs::write(
+        daemon.templates_dir().join("a.yml"),
+        format!("name: Cycle A\nslug: cycle-a\ninherits: [Cycle B]\n{MINIMAL}"),
+    )
+    .expect("write");
+    std::fs::write(
+        daemon.templates_dir().join("b.yml"),
+        "name: Cycle B\ninherits: [Cycle A]\n",
+    )
+    .expect("write");
+    std::fs::write(
+        daemon.templates_dir().join("child.yml"),
+        format!("name: Child Of Cycle\ninherits: [Cycle A]\n{MINIMAL}"),
+    )
+    .expect("write");
+    std::fs::write(
+        daemon.templates_dir().join("broken-lab.yml"),
+        "name: Broken Lab\npackges: [typo]\n",
+    )
+    .expect("write");
+    let client = daemon.client();
+    eventually("the broken files to load", || async {
+        client
+            .validate_templates()
+            .await
+            .is_ok_and(|s| s.validation_results.len() >= 11)
+    })
+    .await;
+
+    let http = daemon.http();
+    for (key, issue) in [
+        ("Cycle A", "Cycle A → Cycle B → Cycle A"),
+        ("cycle-a", "Cycle A → Cycle B → Cycle A"),
+        ("cycle-b", "Cycle B → Cycle A → Cycle B"),
+        (
+            "child-of-cycle",
+            "Child Of Cycle → Cycle A leads into the inheritance cycle \
+             Cycle A → Cycle B → Cycle A",
+        ),
+        ("Broken Lab", "packges"),
+        ("broken-lab", "packges"),
+    ] {
+        let info = http
+            .get(daemon.api(&format!("templates/{key}/info")))
+            .send()
+            .await
+            .expect("get");
+        let launch = http
+            .post(daemon.api("instances/launch"))
+            .json(&serde_json::json!({"name": "never", "template": key}))
+            .send()
+            .await
+            .expect("post");
+        for response in [info, launch] {
+            let (status, error) = error_of(response).await;
+            assert_eq!(
+                (status, error["code"].as_str()),
+                (422, Some("TEMPLATE_INVALID")),
+                "{key}: {error}"
+            );
+            assert!(
+                error["details"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains(issue),
+                "{key}: {error}"
+            );
+            assert!(
+                error["remediation"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("prism templates validate"),
+                "{key}: {error}"
+            );
+        }
+    }
+    assert!(client.workspaces().await.expect("list").is_empty());
+}

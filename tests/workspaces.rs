@@ -354,6 +354,11 @@ async fn bad_launches_are_refused_and_change_nothing() {
             "INVALID_NAME",
         ),
         (
+            serde_json::json!({"name": "i-0abc123def4567890", "template": "python-ml"}),
+            400,
+            "INVALID_NAME",
+        ),
+        (
             serde_json::json!({"name": "a".repeat(64), "template": "python-ml"}),
             400,
             "INVALID_NAME",
@@ -732,4 +737,53 @@ async fn parameterless_actions_refuse_parameters() {
         .await
         .expect("post");
     assert_eq!(response.status().as_u16(), 200, "an empty object is fine");
+}
+
+/// Regression: `extend` on a terminated workspace answered "Cannot start workspace …", and
+/// `connect` on one said to wait until it runs.
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_on_a_terminated_workspace_say_what_was_asked_and_that_it_is_gone() {
+    let daemon = Daemon::start();
+    let http = daemon.http();
+    let name = unique("gone");
+    let id = daemon
+        .launch_running(&name, "rocky-9-base")
+        .await
+        .id
+        .expect("id");
+    daemon
+        .client()
+        .terminate(&name, false)
+        .await
+        .expect("terminate");
+    daemon.wait_for(&name, WorkspaceState::Terminated).await;
+    for key in [&name, &id] {
+        let response = http
+            .post(daemon.api(&format!("instances/{key}/extend")))
+            .send()
+            .await
+            .expect("post");
+        let (status, error) = error_of(response).await;
+        assert_eq!(
+            (status, error["code"].as_str()),
+            (409, Some("INVALID_STATE"))
+        );
+        assert_eq!(
+            error["message"],
+            format!("Cannot extend workspace '{name}': it is terminated"),
+            "{key}"
+        );
+        let response = http
+            .get(daemon.api(&format!("instances/{key}/connect")))
+            .send()
+            .await
+            .expect("get");
+        let (status, error) = error_of(response).await;
+        assert_eq!(status, 409);
+        let hint = error["remediation"].as_str().unwrap_or_default();
+        assert!(
+            hint.contains("no longer exists") && !hint.contains("Wait"),
+            "{hint}"
+        );
+    }
 }

@@ -2,8 +2,10 @@
 //!
 //! Every command except `prism daemon` talks to the daemon through [`crate::client`]. Output is
 //! a table by default and JSON with `--output json`; failures print the message and what to do
-//! about it, and exit non-zero (1 for an error the daemon reported, 3 when it is unreachable).
+//! about it, and exit non-zero (1 for an error the daemon reported, 2 for a usage error such as
+//! a malformed daemon URL, 3 when the daemon is unreachable).
 
+mod daemon;
 mod output;
 mod templates;
 mod workspace;
@@ -71,9 +73,14 @@ pub struct TuiArgs {
 pub struct DaemonArgs {
     #[command(subcommand)]
     pub command: Option<DaemonCommand>,
-    /// Address to listen on (overrides `listen` in the config).
-    #[arg(long)]
+    /// Address to listen on, e.g. 127.0.0.1:8947 or localhost:8947 (overrides `listen` in the
+    /// config); it must be a loopback address.
+    #[arg(long, value_parser = listen_address)]
     pub listen: Option<SocketAddr>,
+}
+
+fn listen_address(text: &str) -> Result<SocketAddr, String> {
+    crate::model::address::parse_listen(text).map_err(|e| e.to_string())
 }
 
 #[derive(Debug, Subcommand)]
@@ -82,8 +89,12 @@ pub enum DaemonCommand {
     Run,
     /// Show the running daemon's health.
     Status,
-    /// Ask the running daemon to shut down gracefully.
-    Stop,
+    /// Ask the running daemon to shut down gracefully, and wait until its process has exited.
+    Stop {
+        /// Seconds to wait for the process to exit before giving up (with exit status 1).
+        #[arg(long, default_value_t = 35, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        timeout: u64,
+    },
 }
 
 /// Which kind of failure, for the exit code.
@@ -116,7 +127,8 @@ pub fn report(error: &ClientError) -> Failure {
     }
     match error {
         ClientError::Api { .. } => Failure::Api,
-        _ => Failure::Unreachable,
+        ClientError::BadUrl { .. } => Failure::Usage,
+        ClientError::Unreachable { .. } | ClientError::Protocol { .. } => Failure::Unreachable,
     }
 }
 
@@ -134,9 +146,9 @@ pub async fn run_client(cli: Cli) -> ExitCode {
             ..
         }) => output::daemon_status(&client, cli.output).await,
         Command::Daemon(DaemonArgs {
-            command: Some(DaemonCommand::Stop),
+            command: Some(DaemonCommand::Stop { timeout }),
             ..
-        }) => output::daemon_stop(&client, cli.output).await,
+        }) => daemon::stop(&client, cli.output, std::time::Duration::from_secs(timeout)).await,
         Command::Daemon(_) | Command::Tui(_) => Err(Failure::Usage),
     };
     match result {

@@ -115,17 +115,3 @@ pub async fn daemon_status(client: &DaemonClient, format: Format) -> Result<(), 
     }
     Ok(())
 }
-
-pub async fn daemon_stop(client: &DaemonClient, format: Format) -> Result<(), Failure> {
-    let answer = client.shutdown().await.map_err(|e| report(&e))?;
-    match format {
-        Format::Json => json(&answer),
-        Format::Table => say!(
-            "{} ({} background operations, waiting up to {} s)",
-            answer.message,
-            answer.active_operations,
-            answer.shutdown_timeout
-        ),
-    }
-    Ok(())
-}

@@ -3,7 +3,7 @@
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::time::{Duration, Instant};
 
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 
 use super::output::say;
 use super::output::{Format, fields, json, or_dash, print_table, stamp, table};
@@ -11,6 +11,18 @@ use super::{Failure, report};
 use crate::client::DaemonClient;
 use crate::model::api::{LaunchRequest, StorageRequest, Workspace};
 use crate::model::workspace::WorkspaceState;
+
+/// `--wait` and its bound, shared by every command that changes a workspace's state.
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// Wait until the workspace reaches the new state (or it becomes clear it will not).
+    #[arg(long)]
+    wait: bool,
+    /// Seconds `--wait` waits before giving up with exit status 1.
+    #[arg(long, default_value_t = 600, requires = "wait",
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    timeout: u64,
+}
 
 #[derive(Debug, Subcommand)]
 pub enum WorkspaceCommand {
@@ -52,18 +64,33 @@ pub enum WorkspaceCommand {
         /// Hours until the workspace's time-to-live deadline.
         #[arg(long, value_parser = clap::value_parser!(i64).range(1..=8784))]
         ttl: Option<i64>,
-        /// Wait until it is running (or the launch fails).
-        #[arg(long)]
-        wait: bool,
+        #[command(flatten)]
+        wait: WaitArgs,
     },
     /// Stop a running workspace (storage is kept and still billed).
-    Stop { name: String },
+    Stop {
+        name: String,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
     /// Start a stopped workspace.
-    Start { name: String },
+    Start {
+        name: String,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
     /// Hibernate a running workspace (memory is kept).
-    Hibernate { name: String },
+    Hibernate {
+        name: String,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
     /// Resume a hibernated workspace.
-    Resume { name: String },
+    Resume {
+        name: String,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
     /// Terminate a workspace and destroy its data.
     Terminate {
         name: String,
@@ -73,6 +100,8 @@ pub enum WorkspaceCommand {
         /// Snapshot the workspace's volumes first.
         #[arg(long)]
         backup: bool,
+        #[command(flatten)]
+        wait: WaitArgs,
     },
     /// Print how to connect: SSH and service tunnels.
     Connect { name: String },
@@ -115,8 +144,10 @@ fn print_list(workspaces: &[Workspace]) {
         say!("No workspaces. Launch one with 'prism workspace launch NAME --template TEMPLATE'.");
         return;
     }
+    // The instance id tells apart a terminated workspace and the new one that reuses its name.
     let mut t = table(&[
         "name",
+        "id",
         "state",
         "type",
         "region",
@@ -128,6 +159,7 @@ fn print_list(workspaces: &[Workspace]) {
     for w in workspaces {
         t.add_row(vec![
             w.name.clone(),
+            or_dash(w.id.clone()),
             state_label(w),
             w.instance_type.clone(),
             w.region.clone(),
@@ -179,9 +211,20 @@ fn print_one(w: &Workspace) {
 
 async fn find(client: &DaemonClient, name: &str) -> Result<Option<Workspace>, Failure> {
     let all = client.workspaces().await.map_err(|e| report(&e))?;
-    Ok(all
-        .into_iter()
-        .rfind(|w| w.name == name || w.id.as_deref() == Some(name)))
+    Ok(pick(all, name))
+}
+
+/// The workspace `key` means, as the daemon resolves it: the one with that instance id, else
+/// the live one of that name, else the latest ended one.
+fn pick(all: Vec<Workspace>, key: &str) -> Option<Workspace> {
+    if let Some(by_id) = all.iter().find(|w| w.id.as_deref() == Some(key)) {
+        return Some(by_id.clone());
+    }
+    let mut named: Vec<Workspace> = all.into_iter().filter(|w| w.name == key).collect();
+    match named.iter().position(|w| !w.state.is_final()) {
+        Some(live) => Some(named.swap_remove(live)),
+        None => named.pop(),
+    }
 }
 
 /// Asks the user to type the workspace's name; refuses when there is no terminal to ask on.
@@ -238,7 +281,7 @@ pub async fn run(
             project,
             budget,
             ttl,
-            wait,
+            wait: WaitArgs { wait, timeout },
         } => {
             let storage =
                 (volume_size.is_some() || volume_type.is_some()).then_some(StorageRequest {
@@ -267,27 +310,36 @@ pub async fn run(
                 say!("hourly rate: {}", money(answer.hourly_rate));
             }
             if wait {
-                let workspace = wait_for_running(client, &name, format == Format::Table).await?;
-                if format == Format::Json {
-                    json(&workspace);
-                }
+                Waiter::new(&name, WorkspaceState::Running, timeout, format)
+                    .run(client)
+                    .await?;
             }
         }
-        C::Stop { name } => {
+        C::Stop { name, wait } => {
             let answer = client.stop(&name).await.map_err(|e| report(&e))?;
-            transition(format, &answer, &answer.message);
+            if !(wait.wait && format == Format::Json) {
+                transition(format, &answer, &answer.message);
+            }
+            wait_if_asked(client, &name, &wait, WorkspaceState::Stopped, format).await?;
         }
-        C::Start { name } => {
+        C::Start { name, wait } => {
             let answer = client.start(&name).await.map_err(|e| report(&e))?;
-            transition(format, &answer, &answer.message);
+            if !(wait.wait && format == Format::Json) {
+                transition(format, &answer, &answer.message);
+            }
+            wait_if_asked(client, &name, &wait, WorkspaceState::Running, format).await?;
         }
-        C::Resume { name } => {
+        C::Resume { name, wait } => {
             let answer = client.resume(&name).await.map_err(|e| report(&e))?;
-            transition(format, &answer, &answer.message);
+            if !(wait.wait && format == Format::Json) {
+                transition(format, &answer, &answer.message);
+            }
+            wait_if_asked(client, &name, &wait, WorkspaceState::Running, format).await?;
         }
-        C::Hibernate { name } => {
+        C::Hibernate { name, wait } => {
             let answer = client.hibernate(&name).await.map_err(|e| report(&e))?;
             match format {
+                Format::Json if wait.wait => {}
                 Format::Json => json(&answer),
                 Format::Table => say!(
                     "{}: {} → {} (saves {})",
@@ -297,8 +349,14 @@ pub async fn run(
                     answer.estimated_savings
                 ),
             }
+            wait_if_asked(client, &name, &wait, WorkspaceState::Hibernated, format).await?;
         }
-        C::Terminate { name, yes, backup } => {
+        C::Terminate {
+            name,
+            yes,
+            backup,
+            wait,
+        } => {
             if !yes {
                 confirm_terminate(&name)?;
             }
@@ -307,9 +365,11 @@ pub async fn run(
                 .await
                 .map_err(|e| report(&e))?;
             match format {
+                Format::Json if wait.wait => {}
                 Format::Json => json(&answer),
                 Format::Table => say!("{}: {}", answer.name, answer.message),
             }
+            wait_if_asked(client, &name, &wait, WorkspaceState::Terminated, format).await?;
         }
         C::Connect { name } => {
             let info = client.connect_info(&name).await.map_err(|e| report(&e))?;
@@ -327,6 +387,12 @@ pub async fn run(
                         {
                             say!("  login:    {user} / {password}");
                         }
+                        if let Some(note) = &connect.note {
+                            say!("  note:     {note}");
+                        }
+                    }
+                    for note in &info.notes {
+                        say!("\nnote: {note}");
                     }
                 }
             }
@@ -376,35 +442,116 @@ fn transition(format: Format, answer: &crate::model::api::StateChange, message: 
     }
 }
 
-/// Polls until the workspace runs, fails, or ten minutes pass.
-async fn wait_for_running(
+async fn wait_if_asked(
     client: &DaemonClient,
-    name: &str,
-    chatty: bool,
-) -> Result<Workspace, Failure> {
-    let deadline = Instant::now() + Duration::from_secs(600);
-    let mut last = String::new();
-    while Instant::now() < deadline {
-        if let Some(workspace) = find(client, name).await? {
-            let label = state_label(&workspace);
-            if chatty && label != last {
-                say!("{name}: {label}");
-                last = label;
-            }
-            match workspace.state {
-                WorkspaceState::Running => return Ok(workspace),
-                WorkspaceState::Failed => {
-                    eprintln!(
-                        "error: launch failed: {}",
-                        or_dash(workspace.launch_error.clone())
-                    );
-                    return Err(Failure::Api);
-                }
-                _ => {}
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+    key: &str,
+    wait: &WaitArgs,
+    target: WorkspaceState,
+    format: Format,
+) -> Result<(), Failure> {
+    if wait.wait {
+        Waiter::new(key, target, wait.timeout, format)
+            .run(client)
+            .await?;
     }
-    eprintln!("error: '{name}' is not running after 10 minutes; check 'prism workspace list'");
-    Err(Failure::Api)
+    Ok(())
+}
+
+/// `--wait`: polls the daemon's list (which it keeps from EC2; polling it costs no AWS calls)
+/// until the workspace reaches `target`, cannot any more, or `timeout` seconds pass. With
+/// `-o json` the workspace as finally seen is the command's only output.
+struct Waiter<'a> {
+    key: &'a str,
+    target: WorkspaceState,
+    timeout: Duration,
+    format: Format,
+}
+
+impl<'a> Waiter<'a> {
+    fn new(key: &'a str, target: WorkspaceState, timeout: u64, format: Format) -> Waiter<'a> {
+        Waiter {
+            key,
+            target,
+            timeout: Duration::from_secs(timeout),
+            format,
+        }
+    }
+
+    async fn run(&self, client: &DaemonClient) -> Result<Workspace, Failure> {
+        let started = Instant::now();
+        let chatty = self.format == Format::Table;
+        // Followed by instance id once known, so that a new workspace reusing the name while
+        // this one ends is not mistaken for it.
+        let mut instance: Option<String> = None;
+        let mut last_label = String::new();
+        let mut last_seen: Option<Workspace> = None;
+        loop {
+            let all = client.workspaces().await.map_err(|e| report(&e))?;
+            let seen = match &instance {
+                Some(id) => all
+                    .into_iter()
+                    .find(|w| w.id.as_deref() == Some(id.as_str())),
+                None => pick(all, self.key),
+            };
+            match seen {
+                Some(workspace) => {
+                    instance = instance.or_else(|| workspace.id.clone());
+                    let label = state_label(&workspace);
+                    if chatty && label != last_label {
+                        say!("{}: {label}", workspace.name);
+                        last_label = label;
+                    }
+                    if workspace.state == self.target {
+                        if self.format == Format::Json {
+                            json(&workspace);
+                        }
+                        return Ok(workspace);
+                    }
+                    if workspace.state.is_final() {
+                        let why = match (&workspace.launch_error, workspace.state) {
+                            (Some(error), WorkspaceState::Failed) => {
+                                format!("its launch failed: {error}")
+                            }
+                            _ => format!("it is {}", workspace.state),
+                        };
+                        eprintln!(
+                            "error: '{}' will not become {}: {why}",
+                            workspace.name, self.target
+                        );
+                        return Err(Failure::Api);
+                    }
+                    last_seen = Some(workspace);
+                }
+                // An ended workspace leaves the list an hour later; one that has gone while a
+                // terminate was awaited has got there.
+                None if self.target == WorkspaceState::Terminated
+                    && let Some(workspace) = last_seen =>
+                {
+                    if self.format == Format::Json {
+                        json(&workspace);
+                    }
+                    return Ok(workspace);
+                }
+                None => {}
+            }
+            if started.elapsed() >= self.timeout {
+                let now = last_seen.as_ref().map_or_else(
+                    || "it is not in the list".to_string(),
+                    |w| format!("it is {}", state_label(w)),
+                );
+                eprintln!(
+                    "error: '{}' is not {} after {} s ({now})",
+                    self.key,
+                    self.target,
+                    self.timeout.as_secs()
+                );
+                eprintln!(
+                    "  hint: the change may still finish; follow it with 'prism workspace list', \
+                     or wait longer with --timeout SECONDS"
+                );
+                return Err(Failure::Api);
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
 }

@@ -43,6 +43,9 @@ pub enum ClientError {
     /// Something answered, but not as a prism daemon would.
     #[error("unexpected answer from {url} (is it a prism daemon?): {reason}")]
     Protocol { url: String, reason: String },
+    /// The daemon URL given is not an http(s) URL; nothing was tried.
+    #[error("'{url}' is not a daemon URL: {reason}")]
+    BadUrl { url: String, reason: String },
 }
 
 impl ClientError {
@@ -65,6 +68,11 @@ impl ClientError {
             }
             ClientError::Protocol { .. } => {
                 "Check PRISM_DAEMON_URL: another program may be listening on that port".into()
+            }
+            ClientError::BadUrl { .. } => {
+                "Give --daemon-url (or PRISM_DAEMON_URL) as a URL like http://127.0.0.1:8947, \
+                 or leave it out to use the running daemon's recorded address"
+                    .into()
             }
         }
     }
@@ -91,10 +99,20 @@ pub struct DaemonClient {
 impl DaemonClient {
     /// A client for the daemon at `url` (e.g. `http://127.0.0.1:8947`).
     pub fn new(url: &str) -> Result<DaemonClient, ClientError> {
-        let base = Url::parse(url).map_err(|e| ClientError::Unreachable {
+        let bad = |reason: String| ClientError::BadUrl {
             url: url.to_string(),
-            reason: format!("not a URL: {e}"),
-        })?;
+            reason,
+        };
+        let base = Url::parse(url).map_err(|e| bad(e.to_string()))?;
+        if !matches!(base.scheme(), "http" | "https") {
+            return Err(bad(format!(
+                "the scheme must be http or https, not '{}'",
+                base.scheme()
+            )));
+        }
+        if base.host_str().is_none_or(str::is_empty) {
+            return Err(bad("it names no host".into()));
+        }
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))
             .no_proxy()
@@ -414,6 +432,26 @@ mod tests {
             "{:?}",
             started.elapsed()
         );
+    }
+
+    /// Regression: `--daemon-url notaurl` was reported as an unreachable daemon (exit 3, "Start
+    /// the daemon") instead of a malformed URL.
+    #[test]
+    fn malformed_daemon_urls_are_usage_errors() {
+        for url in [
+            "notaurl",
+            "127.0.0.1:8947",
+            "ftp://127.0.0.1:8947",
+            "http://",
+        ] {
+            let error = DaemonClient::new(url).expect_err(url);
+            assert!(
+                matches!(error, ClientError::BadUrl { .. }),
+                "{url}: {error:?}"
+            );
+            assert!(error.remediation().contains("http://127.0.0.1:8947"));
+        }
+        assert!(DaemonClient::new("http://localhost:8947").is_ok());
     }
 
     #[test]

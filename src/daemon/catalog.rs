@@ -9,10 +9,12 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use include_dir::{Dir, include_dir};
-use notify::RecursiveMode;
+use notify::event::{EventKind, RemoveKind};
+use notify::{Event, RecursiveMode};
 use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
 
-use crate::model::template::{Catalog, Origin, SourceFile};
+use super::error::ApiError;
+use crate::model::template::{Catalog, Origin, SourceFile, Template};
 
 /// The bundled templates, embedded at compile time so an installed binary needs no data files.
 static BUNDLED: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
@@ -22,6 +24,25 @@ fn is_template_file(path: &Path) -> bool {
         path.extension().and_then(|e| e.to_str()),
         Some("yml" | "yaml")
     )
+}
+
+/// Whether a change seen in the template directory can change the catalog: a template file
+/// was created, written, renamed, removed or had its permissions changed, or the directory
+/// itself went away. Opening and reading are not changes, and must not count: every reload
+/// opens the directory and its files, so counting them made each reload trigger the next.
+fn changes_templates(event: &Event) -> bool {
+    if event.need_rescan() {
+        return true;
+    }
+    match event.kind {
+        EventKind::Access(_) => false,
+        EventKind::Remove(RemoveKind::Folder) => true,
+        EventKind::Create(_)
+        | EventKind::Modify(_)
+        | EventKind::Remove(_)
+        | EventKind::Any
+        | EventKind::Other => event.paths.iter().any(|p| is_template_file(p)),
+    }
 }
 
 /// Bundled template files, sorted by path.
@@ -64,6 +85,19 @@ fn user_files(dir: &Path) -> Vec<SourceFile> {
         .collect()
 }
 
+/// A valid template by name or slug, or why there is none: 404 `TEMPLATE_NOT_FOUND`, or 422
+/// `TEMPLATE_INVALID` with the validation's findings for a template (or a file that did not
+/// parse) that answers to `key`.
+pub fn lookup(catalog: &Catalog, key: &str) -> Result<Template, ApiError> {
+    match catalog.find(key) {
+        Some(template) => Ok(template.clone()),
+        None => Err(match catalog.report_for(key) {
+            Some(report) => ApiError::template_invalid(key, report),
+            None => ApiError::template_not_found(key),
+        }),
+    }
+}
+
 /// The shared, reloadable catalog.
 #[derive(Clone, Debug)]
 pub struct TemplateRegistry {
@@ -90,13 +124,25 @@ impl TemplateRegistry {
             .clone()
     }
 
-    /// Rebuilds the catalog from disk.
+    /// Rebuilds the catalog from disk. Only a catalog that differs from the current one is
+    /// swapped in and announced; re-reading unchanged files is logged at debug.
     pub fn reload(&self) {
         let mut files = bundled_files();
         if let Some(dir) = &self.user_dir {
             files.extend(user_files(dir));
         }
         let catalog = Catalog::build(files);
+        let mut current = self
+            .current
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if **current == catalog {
+            tracing::debug!(
+                templates = catalog.templates().len(),
+                "template catalog unchanged after re-reading the files"
+            );
+            return;
+        }
         for error in catalog.file_errors() {
             tracing::warn!(file = %error.file, "template skipped: {}", error.message);
         }
@@ -107,14 +153,11 @@ impl TemplateRegistry {
             templates = catalog.templates().len(),
             "template catalog loaded"
         );
-        *self
-            .current
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(catalog);
+        *current = Arc::new(catalog);
     }
 
-    /// Watches the user directory and reloads, debounced, when anything in it changes. The
-    /// directory is created if missing so that files added later are seen. Dropping the
+    /// Watches the user directory and reloads, debounced, when a template file in it changes.
+    /// The directory is created if missing so that files added later are seen. Dropping the
     /// returned watcher stops watching.
     pub fn watch(
         &self,
@@ -129,7 +172,9 @@ impl TemplateRegistry {
             Duration::from_millis(250),
             None,
             move |result: DebounceEventResult| match result {
-                Ok(events) if !events.is_empty() => registry.reload(),
+                Ok(events) if events.iter().any(|e| changes_templates(&e.event)) => {
+                    registry.reload();
+                }
                 Ok(_) => {}
                 Err(errors) => tracing::warn!(?errors, "template directory watch error"),
             },
@@ -147,6 +192,47 @@ mod tests {
     use super::*;
     use crate::model::template::ValidationStatus;
     use crate::model::userdata::{WorkspaceSetup, render};
+
+    /// Regression: an `ls` of the template directory (an open event) made the daemon reload,
+    /// and each reload's own open made it reload again, about four times a second.
+    #[test]
+    fn opening_and_reading_are_not_template_changes() {
+        use notify::event::{
+            AccessKind, AccessMode, CreateKind, DataChange, MetadataKind, ModifyKind, RenameMode,
+        };
+        let event = |kind: EventKind, path: &str| Event::new(kind).add_path(PathBuf::from(path));
+        let dir = "/home/r/.config/prism/templates";
+        let file = "/home/r/.config/prism/templates/lab.yml";
+        for kind in [
+            EventKind::Access(AccessKind::Open(AccessMode::Any)),
+            EventKind::Access(AccessKind::Read),
+            EventKind::Access(AccessKind::Close(AccessMode::Read)),
+            EventKind::Access(AccessKind::Close(AccessMode::Write)),
+        ] {
+            assert!(
+                !changes_templates(&event(kind, dir)),
+                "{kind:?} on the directory"
+            );
+            assert!(!changes_templates(&event(kind, file)), "{kind:?} on a file");
+        }
+        for kind in [
+            EventKind::Create(CreateKind::File),
+            EventKind::Modify(ModifyKind::Data(DataChange::Any)),
+            EventKind::Modify(ModifyKind::Metadata(MetadataKind::Any)),
+            EventKind::Modify(ModifyKind::Name(RenameMode::To)),
+            EventKind::Remove(RemoveKind::File),
+        ] {
+            assert!(changes_templates(&event(kind, file)), "{kind:?}");
+            assert!(
+                !changes_templates(&event(kind, "/home/r/.config/prism/templates/notes.txt")),
+                "{kind:?} on a file that is not a template"
+            );
+        }
+        assert!(changes_templates(&event(
+            EventKind::Remove(RemoveKind::Folder),
+            dir
+        )));
+    }
 
     #[test]
     fn every_bundled_template_is_valid() {

@@ -19,6 +19,8 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Where the REST API listens. Loopback only unless a later setting allows otherwise.
+    /// Written as an IP socket address or `localhost:PORT`.
+    #[serde(deserialize_with = "listen_address")]
     pub listen: SocketAddr,
     /// The AWS region for workspaces that name none; the AWS chain's region when unset.
     pub region: Option<String>,
@@ -60,6 +62,11 @@ impl Default for Config {
     }
 }
 
+fn listen_address<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+    let text = String::deserialize(d)?;
+    crate::model::address::parse_listen(&text).map_err(serde::de::Error::custom)
+}
+
 /// Keys read from `PRISM_*` environment variables.
 const ENV_KEYS: [&str; 10] = [
     "listen",
@@ -94,22 +101,15 @@ impl Config {
             })
     }
 
-    /// The owner tag value, from config or the login name.
-    pub fn owner(&self) -> String {
-        let raw = self.owner.clone().unwrap_or_else(|| {
-            std::env::var("USER")
-                .or_else(|_| std::env::var("LOGNAME"))
-                .unwrap_or_else(|_| "researcher".to_string())
-        });
-        raw.chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || "-_.@".contains(c) {
-                    c
-                } else {
-                    '-'
-                }
-            })
-            .collect()
+    /// The owner tag value: `owner` from the config, else the login name. Without either the
+    /// daemon must not start: a made-up default would make everyone who lacks a name share
+    /// one owner tag, and so each other's workspaces.
+    pub fn owner(&self) -> Result<String, String> {
+        resolve_owner(
+            self.owner.as_deref(),
+            |key| std::env::var(key).ok(),
+            system_login_name,
+        )
     }
 
     /// The public key to import, if any: the configured one, or the first of the usual
@@ -165,6 +165,69 @@ impl Config {
     }
 }
 
+/// The owner from the configured value, else `USER`, `LOGNAME` (or `USERNAME` on Windows),
+/// else the system's name for this process's user, made safe for a tag value.
+fn resolve_owner(
+    configured: Option<&str>,
+    env: impl Fn(&str) -> Option<String>,
+    system: impl FnOnce() -> Option<String>,
+) -> Result<String, String> {
+    let from_env = || {
+        ["USER", "LOGNAME", "USERNAME"]
+            .iter()
+            .filter_map(|key| env(key))
+            .map(|value| value.trim().to_string())
+            .find(|value| !value.is_empty())
+    };
+    let raw = match configured {
+        Some(owner) => owner.trim().to_string(),
+        None => from_env().or_else(system).unwrap_or_default(),
+    };
+    let owner: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.@".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    if owner.chars().all(|c| c == '-') {
+        let why = if configured.is_some() {
+            format!("owner = {raw:?} leaves nothing to tag workspaces with")
+        } else {
+            "cannot find your login name (USER and LOGNAME are unset, and the system has no \
+             name for this user)"
+                .to_string()
+        };
+        return Err(format!(
+            "{why}; set `owner` in config.toml or PRISM_OWNER to a name such as \"alice\" \
+             (it tags your workspaces, and each daemon sees only its owner's)"
+        ));
+    }
+    Ok(owner)
+}
+
+/// The login name of this process's user, as `id -un` reports it (which asks the system's
+/// user database, LDAP included, without any unsafe code here).
+fn system_login_name() -> Option<String> {
+    #[cfg(unix)]
+    {
+        let output = std::process::Command::new("id")
+            .arg("-un")
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()?;
+        let name = String::from_utf8(output.stdout).ok()?.trim().to_string();
+        (output.status.success() && !name.is_empty()).then_some(name)
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
 fn looks_like_cidr(text: &str) -> bool {
     let Some((address, bits)) = text.split_once('/') else {
         return false;
@@ -200,12 +263,62 @@ mod tests {
     }
 
     #[test]
+    fn the_listen_key_accepts_localhost_too() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("config.toml");
+        std::fs::write(&file, "listen = \"localhost:18950\"\n").expect("write");
+        let config = Config::load(&file).expect("localhost is an address");
+        assert_eq!(config.listen.to_string(), "127.0.0.1:18950");
+        assert_eq!(config.check(), Ok(()));
+    }
+
+    #[test]
     fn bad_values_name_their_key() {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("config.toml");
         std::fs::write(&file, "listen = \"not an address\"\n").expect("write");
         let err = Config::load(&file).expect_err("bad address");
         assert!(err.contains("listen"), "{err}");
+    }
+
+    /// Regression: with USER and LOGNAME unset the owner silently became "researcher", a tag
+    /// every such user would share.
+    #[test]
+    fn the_owner_falls_back_to_the_system_login_name_then_refuses() {
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |key: &str| {
+                vars.iter()
+                    .find(|(k, _)| *k == key)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let system = || Some("alice".to_string());
+        let nobody = || None;
+        assert_eq!(
+            resolve_owner(None, env(&[("USER", "bob")]), system),
+            Ok("bob".into())
+        );
+        assert_eq!(
+            resolve_owner(None, env(&[("USER", ""), ("LOGNAME", "carol")]), system),
+            Ok("carol".into())
+        );
+        assert_eq!(resolve_owner(None, env(&[]), system), Ok("alice".into()));
+        assert_eq!(
+            resolve_owner(Some("lab pi"), env(&[]), nobody),
+            Ok("lab-pi".into())
+        );
+        let error = resolve_owner(None, env(&[]), nobody).expect_err("no name at all");
+        assert!(
+            error.contains("PRISM_OWNER") && error.contains("owner"),
+            "{error}"
+        );
+        assert!(resolve_owner(Some("  "), env(&[("USER", "bob")]), system).is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_system_knows_this_processs_login_name() {
+        assert!(system_login_name().is_some_and(|name| !name.is_empty()));
     }
 
     #[test]

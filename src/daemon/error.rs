@@ -12,6 +12,7 @@ use chrono::Utc;
 use crate::aws::{AwsError, AwsErrorKind};
 use crate::daemon::store::StoreError;
 use crate::model::api::{ErrorBody, ErrorDetail};
+use crate::model::template::TemplateReport;
 
 /// An error response.
 #[derive(Debug, Clone)]
@@ -62,6 +63,13 @@ impl ApiError {
         .remediation("Use 'prism workspace list' to see available workspaces")
     }
 
+    /// The same error with another status, for a caller where it means something else (a
+    /// template named in a request body is bad input, not a missing resource).
+    pub fn with_status(mut self, status: StatusCode) -> ApiError {
+        self.status = status;
+        self
+    }
+
     pub fn template_not_found(key: &str) -> ApiError {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -69,6 +77,21 @@ impl ApiError {
             format!("Template '{key}' not found"),
         )
         .remediation("Use 'prism templates list' to see available templates (names or slugs)")
+    }
+
+    /// A template that exists but failed validation: 422 wherever it is asked for, with the
+    /// validation's findings.
+    pub fn template_invalid(key: &str, report: &TemplateReport) -> ApiError {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "TEMPLATE_INVALID",
+            format!("Template '{key}' failed validation"),
+        )
+        .details(report.issues.join("; "))
+        .remediation(format!(
+            "Fix {}, then check it with 'prism templates validate'",
+            report.file
+        ))
     }
 
     /// A failure inside the daemon. The cause is logged; the response says only that it

@@ -113,8 +113,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PathParam {
 
 /// The body of actions that take no parameters: empty, or an empty JSON object. Anything else
 /// is refused, so that a parameter the action does not have is never silently ignored.
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default)]
 pub struct NoParameters {}
 
 /// Query parameters, decoded into `T`. Give `T` `#[serde(deny_unknown_fields)]` so that a
@@ -137,5 +136,96 @@ where
                 ApiError::bad_request(format!("bad query string: {}", rejection.body_text()))
                     .remediation("Use only the query parameters the API reference lists")
             })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for NoParameters {
+    // By hand, because a derived struct also accepts `[]` and names itself in its errors.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        match serde_json::Value::deserialize(deserializer)? {
+            serde_json::Value::Object(fields) if fields.is_empty() => Ok(NoParameters {}),
+            serde_json::Value::Object(fields) => {
+                let names: Vec<String> = fields.keys().map(|k| format!("'{k}'")).collect();
+                Err(D::Error::custom(format!(
+                    "this action takes no parameters, but the body has {}",
+                    names.join(", ")
+                )))
+            }
+            other => Err(D::Error::custom(format!(
+                "expected an empty JSON object, or no body, not {other}"
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::api::{ExtendRequest, LaunchRequest, TerminateRequest};
+
+    fn message<T: DeserializeOwned + std::fmt::Debug>(body: &str) -> String {
+        parse::<T>(body.as_bytes()).expect_err(body).message
+    }
+
+    /// Regression: errors named Rust internals ("expected struct NoParameters") and serde's
+    /// float spelling ("floating point `1e+20`") instead of what to send.
+    #[test]
+    fn body_errors_speak_of_json_not_rust() {
+        let cases = [
+            (
+                message::<NoParameters>("[]"),
+                "an empty JSON object, or no body",
+            ),
+            (
+                message::<NoParameters>("5"),
+                "an empty JSON object, or no body",
+            ),
+            (message::<ExtendRequest>("\"4\""), "{\"hours\": 4}"),
+            (
+                message::<ExtendRequest>("{\"hours\": 1e20}"),
+                "hours must be a whole number of hours, at most 8784, not 1e+20",
+            ),
+            (
+                message::<ExtendRequest>("{\"hours\": 2.5}"),
+                "hours must be a whole number of hours, at most 8784, not 2.5",
+            ),
+            (
+                message::<ExtendRequest>("{\"hours\": \"four\"}"),
+                "not \"four\"",
+            ),
+            (
+                message::<NoParameters>("{\"force\": true}"),
+                "takes no parameters, but the body has 'force'",
+            ),
+            (
+                message::<TerminateRequest>("5"),
+                "{\"confirm\": \"DELETE\"}",
+            ),
+            (
+                message::<LaunchRequest>(
+                    "{\"name\": \"a\", \"template\": \"t\", \"ttl_hours\": 99999999999999999999}",
+                ),
+                "ttl_hours must be a whole number of hours from 1 to 8784, \
+                 not 99999999999999999999",
+            ),
+            (
+                message::<LaunchRequest>(
+                    "{\"name\": \"a\", \"template\": \"t\", \
+                     \"storage\": {\"ebs_volume_size\": 5e9}}",
+                ),
+                "ebs_volume_size must be a whole number of GB from 8 to 16384, not 5e+9",
+            ),
+        ];
+        for (text, expected) in cases {
+            assert!(text.contains(expected), "{text:?} lacks {expected:?}");
+            for internal in ["struct", "NoParameters", "floating point", "i64", "u32"] {
+                assert!(!text.contains(internal), "{text:?} names {internal:?}");
+            }
+        }
+        let fine: ExtendRequest = parse(b"{\"hours\": 6}").expect("whole hours");
+        assert_eq!(fine.hours, Some(6));
+        let fine: ExtendRequest = parse(b"{\"hours\": null}").expect("null means default");
+        assert_eq!(fine.hours, None);
     }
 }

@@ -20,6 +20,7 @@ use super::store::WorkspaceRow;
 use crate::aws::{
     AwsError, AwsErrorKind, KeyPairOutcome, LaunchSpec, SecurityGroupRule, pick_arch,
 };
+use crate::model::tags::{SERVICES_TAG, encode_services};
 use crate::model::template::Template;
 use crate::model::userdata::{self, WorkspaceSetup};
 use crate::model::workspace::{Action, Ec2State, WorkspaceState, derive_state};
@@ -139,6 +140,12 @@ async fn launch(state: &AppState, id: i64) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
 
     progress(state, id, 70).await?;
+    if !row.service_secret_known {
+        // Only adopted workspaces lack their secret, and they already have an instance.
+        return Err(
+            "this workspace's service secret is unknown; it cannot be launched again".into(),
+        );
+    }
     let setup = WorkspaceSetup {
         workspace: &row.name,
         service_secret: &row.service_secret,
@@ -187,6 +194,10 @@ async fn launch(state: &AppState, id: i64) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     progress(state, id, 80).await?;
 
+    // The launch's own view of the new instance is as old as the moment RunInstances was sent:
+    // the refresh loop may describe the instance (running) before this task records the
+    // answer (pending), and the older news must not win.
+    let sent_at = Utc::now();
     let mut attempt = 0;
     let instance = loop {
         attempt += 1;
@@ -229,7 +240,7 @@ async fn launch(state: &AppState, id: i64) -> Result<(), String> {
     );
     state
         .store
-        .apply_observation(id, &instance, new_state, Utc::now())
+        .apply_observation(id, &instance, new_state, sent_at)
         .await
         .map_err(|e| e.to_string())?;
     state
@@ -291,6 +302,10 @@ fn launch_tags(
     ]);
     if let Some(user) = &template.base.ssh_user {
         tags.insert("prism:ssh-user".into(), user.clone());
+    }
+    // So that a rebuild from tags still knows how to reach the services.
+    if let Some(services) = encode_services(&row.services()) {
+        tags.insert(SERVICES_TAG.into(), services);
     }
     if let Some(size) = &row.size {
         tags.insert("prism:size".into(), size.clone());

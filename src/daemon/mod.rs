@@ -1,9 +1,9 @@
 //! `prism daemon`: the per-user background service that owns every AWS call and all state.
 //!
 //! Start-up order matters: the listening socket is bound first (so a taken port fails within a
-//! second), then the store is opened, AWS is set up, templates are loaded, and the store is
-//! reconciled with EC2; only then are the event hub and the refresh loop started and requests
-//! served.
+//! second), then the data directory is locked (so two daemons never share one store), then the
+//! store is opened, AWS is set up, templates are loaded, and the store is reconciled with EC2;
+//! only then are the event hub and the refresh loop started and requests served.
 
 pub mod api;
 pub mod catalog;
@@ -18,6 +18,8 @@ pub mod state;
 pub mod store;
 pub mod workspaces;
 
+use std::fs::File;
+use std::io::{Read as _, Seek as _, Write as _};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -27,7 +29,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::aws::{Cloud, CloudSettings};
-use crate::paths::{RuntimeInfo, runtime_file};
+use crate::paths::{RuntimeInfo, lock_file, read_runtime, runtime_file};
 use config::{Config, Dirs};
 use state::AppState;
 
@@ -45,6 +47,7 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
         config.listen = listen;
     }
     config.check().map_err(anyhow::Error::msg)?;
+    let owner = config.owner().map_err(anyhow::Error::msg)?;
     std::fs::create_dir_all(&dirs.data)
         .with_context(|| format!("cannot create the data directory {}", dirs.data.display()))?;
     let _log_guard = crate::logging::init(&config.log, &dirs.data.join("logs"), "daemon", true)?;
@@ -64,6 +67,8 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
     let address = listener
         .local_addr()
         .context("cannot read the bound address")?;
+    // Held, unused, until the process ends; the lock goes with it, even after SIGKILL.
+    let _data_lock = lock_data_dir(&dirs.data)?;
 
     let store = store::Store::open(&dirs.data.join("prism.db"))
         .await
@@ -91,6 +96,7 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let state = AppState::new(
         config,
+        owner,
         dirs.clone(),
         store,
         cloud,
@@ -144,9 +150,69 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
     {
         tracing::warn!("background work did not finish in time; it resumes on the next start");
     }
-    let _ = std::fs::remove_file(runtime_file(&dirs.data));
+    remove_own_runtime_file(&runtime_file(&dirs.data));
     tracing::info!("prism daemon stopped");
     Ok(())
+}
+
+/// Takes the data directory's lock, or says which daemon holds it. The lock file also records
+/// the holder's pid, since the runtime file appears only once start-up is finished.
+fn lock_data_dir(dir: &Path) -> anyhow::Result<File> {
+    let path = lock_file(dir);
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("cannot open the lock file {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut recorded = String::new();
+            let _ = file.read_to_string(&mut recorded);
+            let pid = recorded
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .or_else(|| read_runtime(&runtime_file(dir)).map(|info| info.pid));
+            let holder = pid.map_or_else(
+                || "another prism daemon".to_string(),
+                |pid| format!("another prism daemon (pid {pid})"),
+            );
+            anyhow::bail!(
+                "{holder} is already using the data directory {}; stop it with 'prism daemon \
+                 stop', or give this one its own directory with PRISM_DATA_DIR",
+                dir.display()
+            );
+        }
+        Err(std::fs::TryLockError::Error(error)) => {
+            return Err(error).with_context(|| format!("cannot lock {}", path.display()));
+        }
+    }
+    let pid = std::process::id().to_string();
+    file.set_len(0)
+        .and_then(|()| file.rewind())
+        .and_then(|()| file.write_all(pid.as_bytes()))
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(file)
+}
+
+/// Removes the runtime file unless it now describes another process: clients must never lose
+/// the address of a daemon that is still running.
+fn remove_own_runtime_file(path: &Path) {
+    match read_runtime(path) {
+        Some(info) if info.pid == std::process::id() => {
+            if let Err(error) = std::fs::remove_file(path) {
+                tracing::warn!(%error, file = %path.display(), "cannot remove the runtime file");
+            }
+        }
+        Some(info) => tracing::warn!(
+            pid = info.pid, file = %path.display(),
+            "the runtime file names another process; leaving it"
+        ),
+        None => {}
+    }
 }
 
 fn write_runtime_file(path: &Path, info: &RuntimeInfo) -> anyhow::Result<()> {

@@ -3,14 +3,21 @@
 //! One DescribeInstances per region in use per cycle, filtered to this owner's managed
 //! instances, every page followed. Clients read the store; they never cause AWS calls by
 //! polling. Actions nudge the loop for an early cycle so their effect shows promptly.
+//!
+//! Start-up looks further: the store may be new or lost, so it cannot say which regions hold
+//! workspaces. Reconciliation asks EC2 for the account's regions and scans every one, a few at
+//! a time, so that a rebuilt store finds workspaces wherever they were launched.
 
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
+use futures::StreamExt as _;
 
 use super::launcher;
 use super::state::AppState;
 use crate::aws::Observed;
+use crate::model::tags::{SERVICES_TAG, ServicesSource, decode_services};
+use crate::model::template::ServiceSpec;
 use crate::model::workspace::{Action, Ec2State, WorkspaceState, derive_state};
 
 /// How long a workspace's instance may be missing from DescribeInstances before it counts as
@@ -19,6 +26,10 @@ const VANISH_GRACE: chrono::Duration = chrono::Duration::minutes(5);
 
 /// Shortest gap between two refresh cycles, however often the loop is nudged.
 const MIN_GAP: Duration = Duration::from_secs(2);
+
+/// Regions scanned at once by start-up reconciliation: enough that a few dozen regions take
+/// seconds, few enough not to be throttled.
+const REGION_SCAN_CONCURRENCY: usize = 6;
 
 /// Runs refresh cycles until shutdown: every poll interval, or sooner when nudged.
 pub async fn run_loop(state: AppState) {
@@ -37,23 +48,31 @@ pub async fn run_loop(state: AppState) {
     }
 }
 
-/// One refresh cycle over every region in use. Never overlaps itself: the cycle runs inside
-/// the loop, and start-up reconciliation runs before the loop starts.
-pub async fn refresh_all(state: &AppState) {
-    let started = Utc::now();
-    let mut regions = match state.store.regions_in_use().await {
-        Ok(regions) => regions,
-        Err(error) => {
-            tracing::error!(%error, "cannot read regions from the store");
-            state.refresh.record(Err(error.to_string()), started);
-            return;
-        }
-    };
+/// The regions the poll covers: those holding live workspaces, and the default region.
+async fn regions_in_use(state: &AppState) -> Result<Vec<String>, String> {
+    let mut regions = state.store.regions_in_use().await.map_err(|error| {
+        tracing::error!(%error, "cannot read regions from the store");
+        error.to_string()
+    })?;
     let default_region = state.cloud.default_region().to_string();
     if !regions.contains(&default_region) {
         regions.push(default_region);
     }
     regions.sort();
+    Ok(regions)
+}
+
+/// One refresh cycle over every region in use. Never overlaps itself: the cycle runs inside
+/// the loop, and start-up reconciliation runs before the loop starts.
+pub async fn refresh_all(state: &AppState) {
+    let started = Utc::now();
+    let regions = match regions_in_use(state).await {
+        Ok(regions) => regions,
+        Err(error) => {
+            state.refresh.record(Err(error), started);
+            return;
+        }
+    };
     let mut errors = Vec::new();
     for region in regions {
         if let Err(error) = refresh_region(state, &region).await {
@@ -61,6 +80,87 @@ pub async fn refresh_all(state: &AppState) {
             errors.push(format!("{region}: {error}"));
         }
     }
+    let result = if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join("; "))
+    };
+    state.refresh.record(result, started);
+}
+
+/// One region's DescribeInstances answer (or why there is none) and when the call began.
+type RegionScan = (String, DateTime<Utc>, Result<Vec<Observed>, String>);
+
+/// Start-up's scan of every region the account has, so that managed instances are found
+/// even where the store knows of none (it may just have been rebuilt). Regions are described
+/// a few at a time; one that cannot be described is logged and skipped. Only failures in
+/// regions in use count against the refresh status, as the poll would report them.
+async fn scan_every_region(state: &AppState) {
+    let started = Utc::now();
+    let in_use = match regions_in_use(state).await {
+        Ok(regions) => regions,
+        Err(error) => {
+            state.refresh.record(Err(error), started);
+            return;
+        }
+    };
+    let mut regions = match state.known_regions().await {
+        Ok(all) => all,
+        Err(error) => {
+            tracing::warn!(
+                %error,
+                "cannot list the account's regions; scanning only regions in use"
+            );
+            Vec::new()
+        }
+    };
+    for region in &in_use {
+        if !regions.contains(region) {
+            regions.push(region.clone());
+        }
+    }
+    regions.sort();
+    let total = regions.len();
+    let mut scans: Vec<RegionScan> = futures::stream::iter(regions)
+        .map(|region| async move {
+            let observed_at = Utc::now();
+            let observed = state
+                .cloud
+                .describe_managed(&region, &state.owner)
+                .await
+                .map_err(|e| e.to_string());
+            (region, observed_at, observed)
+        })
+        .buffer_unordered(REGION_SCAN_CONCURRENCY)
+        .collect()
+        .await;
+    scans.sort_by(|a, b| a.0.cmp(&b.0));
+
+    let mut errors = Vec::new();
+    let mut found = 0;
+    for (region, observed_at, observed) in scans {
+        let result = match observed {
+            Ok(observed) => {
+                found += observed.len();
+                apply_region(state, &region, &observed, observed_at).await
+            }
+            Err(error) => Err(error),
+        };
+        if let Err(error) = result {
+            tracing::warn!(
+                %region, %error,
+                "region skipped at start-up; keeping the last known state"
+            );
+            if in_use.contains(&region) {
+                errors.push(format!("{region}: {error}"));
+            }
+        }
+    }
+    tracing::info!(
+        regions = total,
+        instances = found,
+        "scanned every region for managed instances"
+    );
     let result = if errors.is_empty() {
         Ok(())
     } else {
@@ -77,9 +177,19 @@ pub async fn refresh_region(state: &AppState, region: &str) -> Result<(), String
         .describe_managed(region, &state.owner)
         .await
         .map_err(|e| e.to_string())?;
+    apply_region(state, region, &observed, observed_at).await
+}
+
+/// Applies one region's DescribeInstances answer, begun at `observed_at`, to the store.
+async fn apply_region(
+    state: &AppState,
+    region: &str,
+    observed: &[Observed],
+    observed_at: DateTime<Utc>,
+) -> Result<(), String> {
     let store = &state.store;
     let mut seen = Vec::new();
-    for instance in &observed {
+    for instance in observed {
         seen.push(instance.instance_id.clone());
         let by_id = store
             .by_instance_id(&instance.instance_id)
@@ -145,10 +255,14 @@ pub async fn refresh_region(state: &AppState, region: &str) -> Result<(), String
                     instance.hibernation_configured,
                     instance.stopped_by_hibernation,
                 );
-                let secret = launcher::new_secret();
-                match store.adopt(instance, new_state, &secret, observed_at).await {
+                let (services, source) = recovered_services(state, instance);
+                match store
+                    .adopt(instance, new_state, &services, source, observed_at)
+                    .await
+                {
                     Ok(Some(row)) => tracing::info!(
                         workspace = %row.name, instance = %instance.instance_id,
+                        services = source.as_str(),
                         "adopted a managed instance the store did not know"
                     ),
                     Ok(None) => tracing::warn!(
@@ -180,6 +294,27 @@ pub async fn refresh_region(state: &AppState, region: &str) -> Result<(), String
     Ok(())
 }
 
+/// The services of an instance being adopted: from its services tag when it has one, else
+/// from the template its tags name as that template is now, else none (and unknown).
+fn recovered_services(state: &AppState, instance: &Observed) -> (Vec<ServiceSpec>, ServicesSource) {
+    if let Some(services) = instance
+        .tags
+        .get(SERVICES_TAG)
+        .and_then(|v| decode_services(v))
+    {
+        return (services, ServicesSource::Tags);
+    }
+    let catalog = state.templates.current();
+    match instance
+        .tags
+        .get("prism:template")
+        .and_then(|name| catalog.find(name))
+    {
+        Some(template) => (template.services_with_accounts(), ServicesSource::Template),
+        None => (Vec::new(), ServicesSource::Unknown),
+    }
+}
+
 /// A second instance carrying a launch token that already has one: a retried RunInstances
 /// whose first answer was lost. The workspace keeps its first instance; the extra one is
 /// terminated so that nobody pays for it.
@@ -196,8 +331,8 @@ async fn settle_duplicate(state: &AppState, region: &str, name: &str, extra: &Ob
     }
 }
 
-/// Start-up reconciliation: finish or adopt launches interrupted by a crash, refresh
-/// everything from EC2, and re-send actions that were accepted but never confirmed.
+/// Start-up reconciliation: finish or adopt launches interrupted by a crash, scan every
+/// region of the account, and re-send actions that were accepted but never confirmed.
 pub async fn reconcile(state: &AppState) {
     let live = match state.store.live().await {
         Ok(rows) => rows,
@@ -248,7 +383,7 @@ pub async fn reconcile(state: &AppState) {
             .spawn(async move { launcher::run(task_state, id).await });
     }
 
-    refresh_all(state).await;
+    scan_every_region(state).await;
 
     let live = match state.store.live().await {
         Ok(rows) => rows,

@@ -47,13 +47,13 @@ impl AppState {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         config: Config,
+        owner: String,
         dirs: Dirs,
         store: Store,
         cloud: Cloud,
         templates: TemplateRegistry,
         shutdown: CancellationToken,
     ) -> AppState {
-        let owner = config.owner();
         AppState {
             config: Arc::new(config),
             dirs,

@@ -19,6 +19,7 @@ use tokio::sync::watch;
 
 use crate::aws::Observed;
 use crate::model::ledger::Transition;
+use crate::model::tags::ServicesSource;
 use crate::model::template::ServiceSpec;
 use crate::model::workspace::{Action, WorkspaceState};
 
@@ -64,10 +65,13 @@ pub struct WorkspaceRow {
     pub launch_time: Option<DateTime<Utc>>,
     pub ttl: Option<DateTime<Utc>>,
     pub service_secret: String,
+    /// False for a workspace rebuilt from tags: its secret was set at boot and is not known.
+    pub service_secret_known: bool,
     pub key_name: Option<String>,
     pub key_path: Option<String>,
     pub ssh_user: Option<String>,
     pub services: String,
+    pub services_source: String,
     pub tags: String,
     pub volume_ids: String,
     pub created_at: DateTime<Utc>,
@@ -92,9 +96,14 @@ impl WorkspaceRow {
         serde_json::from_str(&self.tags).unwrap_or_default()
     }
 
-    /// The services recorded at launch (empty for workspaces adopted from tags).
+    /// The services recorded at launch, or recovered when the workspace was adopted; see
+    /// [`WorkspaceRow::services_source`].
     pub fn services(&self) -> Vec<ServiceSpec> {
         serde_json::from_str(&self.services).unwrap_or_default()
+    }
+
+    pub fn services_source(&self) -> ServicesSource {
+        ServicesSource::from_name(&self.services_source)
     }
 
     pub fn volume_ids(&self) -> Vec<String> {
@@ -254,7 +263,9 @@ impl Store {
             .await?)
     }
 
-    /// A workspace by name (live ones only) or by instance id (any).
+    /// A workspace by name (the live one), by instance id (any), or by name among ended ones
+    /// (the latest), so that a request about a workspace that just ended is told it ended
+    /// rather than that it never existed.
     pub async fn find(&self, key: &str) -> Result<Option<WorkspaceRow>, StoreError> {
         let by_name: Option<WorkspaceRow> =
             sqlx::query_as("SELECT * FROM workspaces WHERE name = ? AND ended_at IS NULL")
@@ -264,12 +275,20 @@ impl Store {
         if by_name.is_some() {
             return Ok(by_name);
         }
-        Ok(
+        let by_id: Option<WorkspaceRow> =
             sqlx::query_as("SELECT * FROM workspaces WHERE instance_id = ?")
                 .bind(key)
                 .fetch_optional(&self.pool)
-                .await?,
+                .await?;
+        if by_id.is_some() {
+            return Ok(by_id);
+        }
+        Ok(sqlx::query_as(
+            "SELECT * FROM workspaces WHERE name = ? ORDER BY ended_at DESC, id DESC LIMIT 1",
         )
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
     /// The workspace (live or ended) whose instance is `instance_id`.
@@ -449,6 +468,19 @@ impl Store {
             .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
             .map(|t| t.with_timezone(&Utc))
             .or(row.ttl);
+        // An observation older than one already applied (the launch task's answer arriving
+        // after the refresh loop described the running instance) must not put back an older
+        // address or state; it may still fill in an instance id that is not known yet.
+        let outdated = row.refreshed_at.is_some_and(|seen| seen > observed_at);
+        if outdated {
+            sqlx::query("UPDATE workspaces SET instance_id = COALESCE(instance_id, ?) WHERE id = ?")
+                .bind(&observed.instance_id)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            self.commit(tx).await?;
+            return Ok(None);
+        }
         sqlx::query(
             "UPDATE workspaces SET instance_id = ?, public_ip = ?, private_ip = ?, \
              availability_zone = ?, launch_time = COALESCE(?, launch_time), instance_type = ?, \
@@ -613,12 +645,14 @@ impl Store {
     }
 
     /// Takes in a managed instance the store has no row for (launched by an earlier store, or
-    /// by this daemon before its database was lost). Its history starts now.
+    /// by this daemon before its database was lost). Its history starts now, its service
+    /// secret is recorded as unknown, and its services are what the caller could recover.
     pub async fn adopt(
         &self,
         observed: &Observed,
         state: WorkspaceState,
-        secret: &str,
+        services: &[ServiceSpec],
+        services_source: ServicesSource,
         now: DateTime<Utc>,
     ) -> Result<Option<WorkspaceRow>, StoreError> {
         let name = observed
@@ -653,9 +687,10 @@ impl Store {
             hibernation_requested: observed.hibernation_configured,
             launch_token: token,
             ttl: None,
-            service_secret: secret.to_string(),
+            // Never shown: `service_secret_known` is cleared below.
+            service_secret: String::new(),
             ssh_user: observed.tags.get("prism:ssh-user").cloned(),
-            services: Vec::new(),
+            services: services.to_vec(),
         };
         let row = match self.insert_launch(&new, now).await {
             Ok(row) => row,
@@ -663,9 +698,11 @@ impl Store {
             Err(e) => return Err(e),
         };
         sqlx::query(
-            "UPDATE workspaces SET run_requested_at = ?, last_action = 'start' WHERE id = ?",
+            "UPDATE workspaces SET run_requested_at = ?, last_action = 'start', \
+             service_secret_known = 0, services_source = ? WHERE id = ?",
         )
         .bind(now)
+        .bind(services_source.as_str())
         .bind(row.id)
         .execute(&self.pool)
         .await?;
@@ -819,6 +856,35 @@ mod tests {
     }
 
     use crate::model::workspace::Ec2State;
+
+    /// Regression: the launch task recorded RunInstances' "pending" after the refresh loop had
+    /// already seen the instance running, and the workspace went back to `launching`.
+    #[tokio::test]
+    async fn an_older_observation_never_undoes_a_newer_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("t.db")).await.expect("open");
+        let row = store
+            .insert_launch(&new_workspace("race"), Utc::now())
+            .await
+            .expect("insert");
+        let sent = Utc::now();
+        let mut running = observed("i-race", Ec2State::Running);
+        running.public_ip = Some("54.1.2.3".into());
+        let seen = sent + chrono::Duration::milliseconds(50);
+        store
+            .apply_observation(row.id, &running, WorkspaceState::Running, seen)
+            .await
+            .expect("refresh");
+        let pending = observed("i-race", Ec2State::Pending);
+        store
+            .apply_observation(row.id, &pending, WorkspaceState::Launching, sent)
+            .await
+            .expect("late launch answer");
+        let after = store.get(row.id).await.expect("get").expect("row");
+        assert_eq!(after.state(), WorkspaceState::Running);
+        assert_eq!(after.public_ip.as_deref(), Some("54.1.2.3"));
+        assert_eq!(after.instance_id.as_deref(), Some("i-race"));
+    }
 
     /// Regression: parallel launches failed with "database is locked" (SQLITE_BUSY_SNAPSHOT)
     /// because read-then-write transactions were deferred.

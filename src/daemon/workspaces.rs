@@ -7,9 +7,9 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Duration, SubsecRound as _, Utc};
 
 use super::error::{ApiError, ApiResult};
-use super::launcher;
 use super::state::AppState;
 use super::store::{NewWorkspace, WorkspaceRow};
+use super::{catalog, launcher};
 use crate::aws::{AwsErrorKind, pick_arch};
 use crate::model::api::{self, LaunchRequest, LaunchResponse};
 use crate::model::costs;
@@ -18,7 +18,7 @@ use crate::model::money::Money;
 use crate::model::pricing::{self, ROOT_VOLUME_TYPES};
 use crate::model::size::{Size, looks_like_instance_type};
 use crate::model::workspace::{
-    Action, MAX_EXTEND_HOURS, WorkspaceState, check_transition, validate_name,
+    Action, MAX_EXTEND_HOURS, NameError, WorkspaceState, check_transition, validate_name,
 };
 
 /// How long an ended workspace stays in the list.
@@ -55,33 +55,26 @@ fn region_shape_ok(region: &str) -> bool {
 /// Validates a launch request, records it, and starts the background launch.
 pub async fn launch(state: &AppState, request: LaunchRequest) -> ApiResult<LaunchResponse> {
     validate_name(&request.name).map_err(|e| {
+        let remediation = match e {
+            NameError::LooksLikeInstanceId(_) => {
+                "Choose a name that is not 'i-' followed by hex digits, such as 'my-ml-research'"
+            }
+            _ => "Use a DNS-safe name such as 'my-ml-research' (at most 63 characters)",
+        };
         ApiError::new(StatusCode::BAD_REQUEST, "INVALID_NAME", e.to_string())
-            .remediation("Use a DNS-safe name such as 'my-ml-research' (at most 63 characters)")
+            .remediation(remediation)
     })?;
 
-    let catalog = state.templates.current();
-    let template = match catalog.find(&request.template) {
-        Some(template) => template.clone(),
-        None => {
-            return Err(match catalog.report_for(&request.template) {
-                Some(report) => ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "TEMPLATE_INVALID",
-                    format!("Template '{}' failed validation", request.template),
-                )
-                .details(report.issues.join("; "))
-                .remediation(
-                    "Fix the template file, or run 'prism templates validate' for details",
-                ),
-                None => ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "TEMPLATE_NOT_FOUND",
-                    format!("Template '{}' not found", request.template),
-                )
-                .remediation("Use 'prism templates list' to see template names and slugs"),
-            });
-        }
-    };
+    // A template named in the body that does not exist is bad input (400), not a missing
+    // resource; an invalid one answers 422 here as everywhere.
+    let template =
+        catalog::lookup(&state.templates.current(), &request.template).map_err(|error| {
+            if error.code == "TEMPLATE_NOT_FOUND" {
+                error.with_status(StatusCode::BAD_REQUEST)
+            } else {
+                error
+            }
+        })?;
 
     if request.size.is_some() && request.instance_type.is_some() {
         return Err(
@@ -245,18 +238,7 @@ pub async fn launch(state: &AppState, request: LaunchRequest) -> ApiResult<Launc
         ttl,
         service_secret: launcher::new_secret(),
         ssh_user: template.base.ssh_user.clone(),
-        services: template
-            .services
-            .iter()
-            .map(|service| {
-                let mut service = service.clone();
-                service.user = service
-                    .user
-                    .or_else(|| template.primary_user().map(str::to_string))
-                    .or_else(|| template.base.ssh_user.clone());
-                service
-            })
-            .collect(),
+        services: template.services_with_accounts(),
     };
     let row = state.store.insert_launch(&new, now).await?;
     tracing::info!(workspace = %row.name, template = %template.name, %instance_type, %region, "launch accepted");
@@ -307,32 +289,40 @@ pub async fn find(state: &AppState, key: &str) -> ApiResult<WorkspaceRow> {
 }
 
 fn invalid_state(row: &WorkspaceRow, action: Action) -> ApiError {
+    state_conflict(row, action.as_str())
+}
+
+/// 409 for a request that the workspace's state does not allow, naming what was asked.
+fn state_conflict(row: &WorkspaceRow, verb: &str) -> ApiError {
     let state = row.state();
-    let remediation = match (action, state) {
-        (Action::Resume, WorkspaceState::Stopped) => {
-            "The workspace was stopped, not hibernated: use start"
-        }
-        (Action::Start | Action::Resume, WorkspaceState::Running) => "It is already running",
-        (_, WorkspaceState::Launching) => "Wait for the launch to finish ('prism workspace list')",
-        (
-            _,
-            WorkspaceState::Stopping
-            | WorkspaceState::Hibernating
-            | WorkspaceState::Starting
-            | WorkspaceState::Resuming,
-        ) => "Wait for the current change to finish, then try again",
-        _ => "Check the workspace's state with 'prism workspace list'",
-    };
     ApiError::new(
         StatusCode::CONFLICT,
         "INVALID_STATE",
-        format!(
-            "Cannot {} workspace '{}': it is {state}",
-            action.as_str(),
-            row.name
-        ),
+        format!("Cannot {verb} workspace '{}': it is {state}", row.name),
     )
-    .remediation(remediation)
+    .remediation(state_hint(verb, state, &row.name))
+}
+
+/// What to do when `verb` (`stop`, `extend`, `connect to` …) is not possible in `state`.
+pub fn state_hint(verb: &str, state: WorkspaceState, name: &str) -> String {
+    use WorkspaceState as S;
+    match (verb, state) {
+        (_, S::Terminated | S::Failed | S::Terminating) => {
+            "It no longer exists (or soon will not); launch a new workspace with 'prism \
+             workspace launch'"
+                .into()
+        }
+        (_, S::Launching) => "Wait for the launch to finish ('prism workspace list')".into(),
+        (_, S::Stopping | S::Hibernating | S::Starting | S::Resuming) => {
+            "Wait for the current change to finish, then try again".into()
+        }
+        ("resume", S::Stopped) => "The workspace was stopped, not hibernated: use start".into(),
+        ("start" | "resume", S::Running) => "It is already running".into(),
+        ("stop" | "hibernate", S::Stopped | S::Hibernated) => "It is already stopped".into(),
+        (_, S::Hibernated) => format!("Resume it first: 'prism workspace resume {name}'"),
+        (_, S::Stopped) => format!("Start it first: 'prism workspace start {name}'"),
+        _ => "Check the workspace's state with 'prism workspace list'".into(),
+    }
 }
 
 /// Why a workspace cannot hibernate, in words, or `None` when it can.
@@ -495,8 +485,7 @@ pub async fn extend(state: &AppState, key: &str, hours: Option<i64>) -> ApiResul
         .await?
         .ok_or_else(|| ApiError::workspace_not_found(key))?;
     if row.state().is_final() || row.state() == WorkspaceState::Terminating {
-        return Err(invalid_state(&row, Action::Start)
-            .remediation("A terminated workspace has no TTL to extend"));
+        return Err(state_conflict(&row, "extend"));
     }
     let now = Utc::now();
     let ttl = crate::model::workspace::extend_ttl(row.ttl, now, hours).map_err(|e| {
@@ -646,6 +635,25 @@ pub fn ready_estimate(now: DateTime<Utc>) -> DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: `extend` on a terminated workspace said "Cannot start", and `connect` on one
+    /// said to wait until it runs.
+    #[test]
+    fn state_hints_fit_the_request_and_the_state() {
+        let gone = state_hint("extend", WorkspaceState::Terminated, "box");
+        assert!(gone.contains("no longer exists"), "{gone}");
+        let gone = state_hint("connect to", WorkspaceState::Terminated, "box");
+        assert!(!gone.contains("Wait"), "{gone}");
+        assert_eq!(
+            state_hint("connect to", WorkspaceState::Stopped, "box"),
+            "Start it first: 'prism workspace start box'"
+        );
+        assert_eq!(
+            state_hint("resume", WorkspaceState::Stopped, "box"),
+            "The workspace was stopped, not hibernated: use start"
+        );
+        assert!(state_hint("connect to", WorkspaceState::Starting, "box").starts_with("Wait"));
+    }
 
     #[test]
     fn region_shapes() {

@@ -170,7 +170,10 @@ pub struct Workspace {
 
 /// `POST /api/v1/instances/launch`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a JSON object with the launch's fields"
+)]
 pub struct LaunchRequest {
     pub name: String,
     pub template: String,
@@ -189,16 +192,27 @@ pub struct LaunchRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<String>,
     /// Hours until the time-to-live deadline; none means no deadline.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "whole::ttl_hours"
+    )]
     pub ttl_hours: Option<i64>,
 }
 
 /// Root volume settings for a launch.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a JSON object with ebs_volume_size and ebs_volume_type"
+)]
 pub struct StorageRequest {
     /// Root volume size in GB.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "whole::volume_gb"
+    )]
     pub ebs_volume_size: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ebs_volume_type: Option<String>,
@@ -242,7 +256,10 @@ pub struct HibernateResponse {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a JSON object such as {\"confirm\": \"DELETE\"}"
+)]
 pub struct TerminateRequest {
     #[serde(default)]
     pub confirm: Option<String>,
@@ -264,6 +281,9 @@ pub struct TerminateResponse {
 pub struct ConnectInfo {
     pub ssh: SshInfo,
     pub services: BTreeMap<String, ServiceConnect>,
+    /// What this answer could not know and why, e.g. for a workspace rebuilt from tags.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -287,6 +307,13 @@ pub struct ServiceConnect {
     pub username: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
+    /// True when the service has a token or password that Prism does not know (a workspace
+    /// rebuilt from tags); `token` and `password` are then absent, never made up.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub secret_unknown: bool,
+    /// Why something is missing here, and how to get it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// `GET /api/v1/instances/{name}/hibernation-status`.
@@ -303,10 +330,49 @@ pub struct HibernationStatus {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a JSON object such as {\"hours\": 4}"
+)]
 pub struct ExtendRequest {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole::extend_hours")]
     pub hours: Option<i64>,
+}
+
+/// Whole numbers in request bodies, refused in words a researcher can act on. serde's own
+/// messages name Rust types and its float spelling ("invalid type: floating point `1e+20`,
+/// expected i64").
+mod whole {
+    use serde::de::{Deserialize as _, Deserializer, Error as _};
+
+    fn number<'de, D, T>(deserializer: D, field: &str, wanted: &str) -> Result<Option<T>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: TryFrom<i64>,
+    {
+        // serde_json keeps a number's text as written (`arbitrary_precision`), so the message
+        // quotes exactly what was sent.
+        let Some(value) = Option::<serde_json::Value>::deserialize(deserializer)? else {
+            return Ok(None);
+        };
+        value
+            .as_i64()
+            .and_then(|n| T::try_from(n).ok())
+            .map(Some)
+            .ok_or_else(|| D::Error::custom(format!("{field} must be {wanted}, not {value}")))
+    }
+
+    pub fn extend_hours<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        number(d, "hours", "a whole number of hours, at most 8784")
+    }
+
+    pub fn ttl_hours<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        number(d, "ttl_hours", "a whole number of hours from 1 to 8784")
+    }
+
+    pub fn volume_gb<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+        number(d, "ebs_volume_size", "a whole number of GB from 8 to 16384")
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -340,6 +406,9 @@ pub struct ShutdownResponse {
     pub message: String,
     pub active_operations: u32,
     pub shutdown_timeout: u32,
+    /// The daemon's process id, so that a client can wait for the process to end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
 }
 
 // ---------------------------------------------------------------------------------------------

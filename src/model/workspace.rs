@@ -235,6 +235,17 @@ pub enum NameError {
          letter and not ending with a hyphen"
     )]
     NotDnsSafe(String),
+    #[error(
+        "'{0}' looks like an EC2 instance id ('i-' and hex digits); workspaces are found by \
+         name or by instance id, so a name must not look like one"
+    )]
+    LooksLikeInstanceId(String),
+}
+
+/// Whether `text` has the shape of an EC2 instance id: `i-` followed by hex digits.
+pub fn looks_like_instance_id(text: &str) -> bool {
+    text.strip_prefix("i-")
+        .is_some_and(|hex| !hex.is_empty() && hex.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 /// Checks that a workspace name is a DNS label (RFC 1123, lowercase, starting with a letter), so
@@ -251,11 +262,13 @@ pub fn validate_name(name: &str) -> Result<(), NameError> {
     let chars_ok = name
         .chars()
         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if starts_ok && ends_ok && chars_ok {
-        Ok(())
-    } else {
-        Err(NameError::NotDnsSafe(name.to_string()))
+    if !(starts_ok && ends_ok && chars_ok) {
+        return Err(NameError::NotDnsSafe(name.to_string()));
     }
+    if looks_like_instance_id(name) {
+        return Err(NameError::LooksLikeInstanceId(name.to_string()));
+    }
+    Ok(())
 }
 
 /// Hours added by `extend` when the request names none, as the contract says.
@@ -348,6 +361,27 @@ mod tests {
     #[case("ünïcode", NameError::NotDnsSafe("ünïcode".into()))]
     fn refuses_unsafe_names(#[case] name: &str, #[case] error: NameError) {
         assert_eq!(validate_name(name), Err(error));
+    }
+
+    /// Regression: a workspace named `i-0abc…` was accepted, and then `show` (which matched the
+    /// instance id) and the actions (which matched the name) meant different workspaces.
+    #[rstest]
+    #[case("i-0abc123def4567890")]
+    #[case("i-deadbeef")]
+    #[case("i-1")]
+    fn refuses_names_that_look_like_instance_ids(#[case] name: &str) {
+        let error = validate_name(name).expect_err("refused");
+        assert_eq!(error, NameError::LooksLikeInstanceId(name.into()));
+        assert!(error.to_string().contains("instance id"), "{error}");
+    }
+
+    #[rstest]
+    #[case("i-am-analysis")]
+    #[case("i-")]
+    #[case("ideadbeef")]
+    #[case("i-beef-2")]
+    fn names_starting_with_i_are_fine_otherwise(#[case] name: &str) {
+        assert!(!looks_like_instance_id(name), "{name}");
     }
 
     #[test]

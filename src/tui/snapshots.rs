@@ -389,8 +389,11 @@ pub fn full_data() -> Data {
                     token: Some("k3Yp9TqLm2Vx8RbN4cWz7HdA".into()),
                     username: None,
                     password: None,
+                    secret_unknown: false,
+                    note: None,
                 },
             )]),
+            notes: Vec::new(),
         },
     );
     data

@@ -237,10 +237,15 @@ impl Drop for Daemon {
 
 /// A plain EC2 client on moto, to check what the daemon did in EC2 itself.
 pub async fn ec2() -> aws_sdk_ec2::Client {
+    ec2_in("us-east-1").await
+}
+
+/// A plain EC2 client on moto for one region.
+pub async fn ec2_in(region: &str) -> aws_sdk_ec2::Client {
     let url = moto_url();
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(url)
-        .region(aws_config::Region::new("us-east-1"))
+        .region(aws_config::Region::new(region.to_string()))
         .load()
         .await;
     aws_sdk_ec2::Client::new(&config)
@@ -258,7 +263,12 @@ pub struct Ec2View {
 
 /// Every instance EC2 holds with `prism:owner = owner`, terminated ones included.
 pub async fn ec2_instances(owner: &str) -> Vec<Ec2View> {
-    let out = ec2()
+    ec2_instances_in(owner, "us-east-1").await
+}
+
+/// Every instance in `region` with `prism:owner = owner`, terminated ones included.
+pub async fn ec2_instances_in(owner: &str, region: &str) -> Vec<Ec2View> {
+    let out = ec2_in(region)
         .await
         .describe_instances()
         .filters(
@@ -317,4 +327,39 @@ pub async fn error_of(response: reqwest::Response) -> (u16, serde_json::Value) {
         );
     }
     (status, error)
+}
+
+/// A stand-in daemon on a free loopback port that answers each request whose first line starts
+/// with one of `routes`' prefixes (`"GET /api/v1/instances"`) with 200 and that JSON body, and
+/// anything else with 404. It serves until the test process ends; returns its URL.
+pub fn fake_http(routes: Vec<(&'static str, String)>) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = Vec::new();
+            let mut buffer = [0_u8; 4096];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match std::io::Read::read(&mut stream, &mut buffer) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buffer[..n]),
+                }
+            }
+            let text = String::from_utf8_lossy(&request);
+            let (status, body) = routes
+                .iter()
+                .find(|(prefix, _)| text.starts_with(prefix))
+                .map_or(("404 Not Found", "{}".to_string()), |(_, body)| {
+                    ("200 OK", body.clone())
+                });
+            let response = format!(
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+                 connection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = std::io::Write::write_all(&mut stream, response.as_bytes());
+        }
+    });
+    url
 }

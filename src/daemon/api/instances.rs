@@ -18,7 +18,8 @@ use crate::model::api::{
     ServiceConnect, SshInfo, StateChange, TerminateRequest, TerminateResponse, Workspace,
 };
 use crate::model::ledger::time_in_state;
-use crate::model::template::ServiceAuth;
+use crate::model::tags::ServicesSource;
+use crate::model::template::{ServiceAuth, ServiceSpec};
 use crate::model::workspace::{Action, WorkspaceState, human_duration};
 
 pub fn router() -> Router<AppState> {
@@ -170,11 +171,7 @@ async fn connect(
                 row.state()
             ),
         )
-        .remediation(match row.state() {
-            WorkspaceState::Hibernated => "Resume it first: 'prism workspace resume NAME'",
-            WorkspaceState::Stopped => "Start it first: 'prism workspace start NAME'",
-            _ => "Wait until it is running ('prism workspace list')",
-        }));
+        .remediation(workspaces::state_hint("connect to", row.state(), &row.name)));
     }
     // Ask EC2 for the address now: after a stop and start it changes.
     let instance_id = row.instance_id.clone().unwrap_or_default();
@@ -197,7 +194,7 @@ async fn connect(
             .remediation("Wait a few seconds and try again")
         })?;
     // How to log in was fixed at launch; the template may have changed or gone since. Only
-    // workspaces rebuilt from tags fall back to the current template.
+    // workspaces rebuilt from tags without a login-user tag fall back to the current template.
     let catalog = state.templates.current();
     let template = catalog.find(&row.template);
     let user = row
@@ -206,11 +203,21 @@ async fn connect(
         .or_else(|| observed.tags.get("prism:ssh-user").cloned())
         .or_else(|| template.and_then(|t| t.base.ssh_user.clone()))
         .unwrap_or_else(|| "ec2-user".to_string());
-    let mut recorded = row.services();
-    if recorded.is_empty()
-        && let Some(template) = template
-    {
-        recorded = template.services.clone();
+    let recorded = row.services();
+    let mut notes = Vec::new();
+    match row.services_source() {
+        ServicesSource::Launch | ServicesSource::Tags => {}
+        ServicesSource::Template => notes.push(format!(
+            "This workspace was rebuilt from its EC2 tags, which did not list its services; \
+             they are taken from template '{}' as it was then, and may differ from what it \
+             was launched with",
+            row.template
+        )),
+        ServicesSource::Unknown => notes.push(format!(
+            "This workspace was rebuilt from its EC2 tags, which did not list its services, \
+             and template '{}' was not available: its services are unknown, only SSH is shown",
+            row.template
+        )),
     }
     let key_path = row.key_path.clone().or_else(|| {
         let key_name = observed.key_name.as_deref()?;
@@ -227,9 +234,12 @@ async fn connect(
         let Some(port) = service.port else { continue };
         let url_host = if direct { host.as_str() } else { "localhost" };
         let service_user = service.user.clone().unwrap_or_else(|| user.clone());
+        let secret = row.service_secret_known.then(|| row.service_secret.clone());
+        let secret_unknown = secret.is_none() && service.auth != ServiceAuth::None;
+        let note = secret_unknown.then(|| secret_note(service, &service_user, &key_arg, &target));
         let (token, username, password) = match service.auth {
-            ServiceAuth::Token => (Some(row.service_secret.clone()), None, None),
-            ServiceAuth::Password => (None, Some(service_user), Some(row.service_secret.clone())),
+            ServiceAuth::Token => (secret, None, None),
+            ServiceAuth::Password => (None, Some(service_user), secret),
             ServiceAuth::None => (None, None, None),
         };
         services.insert(
@@ -240,6 +250,8 @@ async fn connect(
                 token,
                 username,
                 password,
+                secret_unknown,
+                note,
             },
         );
     }
@@ -252,7 +264,29 @@ async fn connect(
             key_path,
         },
         services,
+        notes,
     }))
+}
+
+/// Why a rebuilt workspace's token or password is not shown, and where the real one is.
+fn secret_note(service: &ServiceSpec, user: &str, key_arg: &str, target: &str) -> String {
+    let why = "this workspace was rebuilt from its EC2 tags after Prism's database was lost, \
+               and its secret was set when it first booted; tags never hold secrets";
+    match (
+        service.name.as_str(),
+        service.command.is_none(),
+        service.auth,
+    ) {
+        ("jupyter", true, _) => format!(
+            "The Jupyter token is not shown: {why}. Read it on the workspace: \
+             ssh{key_arg} {target} sudo cat /etc/prism/jupyter.env"
+        ),
+        (_, _, ServiceAuth::Password) => format!(
+            "The password is not shown: {why}. Set a new one on the workspace: \
+             ssh -t{key_arg} {target} sudo passwd {user}"
+        ),
+        _ => format!("The token is not shown: {why}."),
+    }
 }
 
 fn shlex_quote(text: &str) -> String {

@@ -2,6 +2,7 @@
 
 mod costs;
 mod events;
+mod guard;
 mod instances;
 mod system;
 mod templates;
@@ -41,6 +42,9 @@ pub fn app(state: AppState) -> Router {
         .nest("/api/v1", api)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        // Inside the request span, so that a refusal is logged with its request id, and before
+        // every handler and fallback, so that nothing runs for a request a web page sent.
+        .layer(axum::middleware::from_fn(guard::refuse_foreign_requests))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
             let route = request
@@ -55,7 +59,16 @@ pub fn app(state: AppState) -> Router {
                 .unwrap_or_default()
                 .to_string();
             tracing::info_span!("request", method = %request.method(), route = %route, request_id = %id)
-        }))
+        })
+        // tower-http logs every 5xx at error level; a 501 for a part not built yet is not an
+        // operator's problem, and real faults are logged once where they happen (ApiError).
+        // Every response is logged at debug with its status and latency instead.
+        .on_response(
+            tower_http::trace::DefaultOnResponse::new()
+                .level(tracing::Level::DEBUG)
+                .latency_unit(tower_http::LatencyUnit::Millis),
+        )
+        .on_failure(()))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .with_state(state)
 }

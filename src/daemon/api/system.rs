@@ -64,5 +64,6 @@ async fn shutdown(State(state): State<AppState>) -> Json<ShutdownResponse> {
         message: "Daemon shutting down gracefully".into(),
         active_operations: active,
         shutdown_timeout: SHUTDOWN_TIMEOUT_SECS,
+        pid: Some(std::process::id()),
     })
 }

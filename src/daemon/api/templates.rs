@@ -4,7 +4,8 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 
-use crate::daemon::error::{ApiError, ApiResult};
+use crate::daemon::catalog;
+use crate::daemon::error::ApiResult;
 use crate::daemon::extract::PathParam;
 use crate::daemon::state::AppState;
 use crate::model::api::{
@@ -93,19 +94,7 @@ async fn info(
     State(state): State<AppState>,
     PathParam(name): PathParam,
 ) -> ApiResult<Json<TemplateInfo>> {
-    let catalog = state.templates.current();
-    let Some(t) = catalog.find(&name) else {
-        return Err(match catalog.report_for(&name) {
-            Some(report) => ApiError::new(
-                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                "TEMPLATE_INVALID",
-                format!("Template '{name}' failed validation"),
-            )
-            .details(report.issues.join("; "))
-            .remediation("Fix the template file; 'prism templates validate' lists every issue"),
-            None => ApiError::template_not_found(&name),
-        });
-    };
+    let t = catalog::lookup(&state.templates.current(), &name)?;
     let sizes = Size::ALL
         .iter()
         .filter_map(|size| t.instance_type_for(*size).map(|it| (size.to_string(), it)))
@@ -153,7 +142,7 @@ async fn info(
         idle_profile: t.idle.profile.clone(),
         idle_minutes: t.idle.idle_minutes,
         idle_action: format!("{:?}", t.idle_action()).to_lowercase(),
-        source: origin(t),
+        source: origin(&t),
         file: t.path.clone(),
     }))
 }

@@ -25,7 +25,7 @@ pub struct FileError {
 }
 
 /// All templates known at one moment: the valid ones, and a report on every file.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Catalog {
     templates: Vec<Template>,
     reports: Vec<TemplateReport>,
@@ -42,9 +42,10 @@ impl Catalog {
             match parse(&file.text) {
                 Ok(spec) => parsed.push(Parsed::new(spec, file.origin, file.path)),
                 Err(message) => {
+                    let aliases = unparsable_aliases(&file);
                     catalog
                         .reports
-                        .push(TemplateReport::unparsable(&file.path, &message));
+                        .push(TemplateReport::unparsable(&file.path, &message, aliases));
                     catalog.file_errors.push(FileError {
                         file: file.path,
                         message,
@@ -56,7 +57,7 @@ impl Catalog {
         for (file, message) in rejected {
             catalog
                 .reports
-                .push(TemplateReport::unparsable(&file, &message));
+                .push(TemplateReport::unparsable(&file, &message, Vec::new()));
             catalog.file_errors.push(FileError { file, message });
         }
 
@@ -65,12 +66,17 @@ impl Catalog {
         let mut resolved = Vec::new();
         for parsed in &specs {
             let result = resolve(&specs, &parsed.spec.name);
-            resolved.push((parsed.spec.name.clone(), parsed.path.clone(), result));
+            resolved.push((
+                parsed.spec.name.clone(),
+                parsed.slug.clone(),
+                parsed.path.clone(),
+                result,
+            ));
         }
         let mut slugs: Vec<(String, String)> = Vec::new();
         let mut invalid: Vec<String> = Vec::new();
         let mut candidates = Vec::new();
-        for (name, path, result) in resolved {
+        for (name, slug, path, result) in resolved {
             match result {
                 Ok(template) => {
                     let mut report = validate::validate(&template);
@@ -92,7 +98,7 @@ impl Catalog {
                     invalid.push(name.clone());
                     catalog
                         .reports
-                        .push(TemplateReport::unresolvable(&name, &path, &error));
+                        .push(TemplateReport::unresolvable(&name, &slug, &path, &error));
                 }
             }
         }
@@ -143,14 +149,41 @@ impl Catalog {
             })
     }
 
-    /// The report for a template by name or slug, valid or not.
+    /// The report for a template by name or slug, valid or not; for a file that did not
+    /// parse, also by its file name without extension or the name it seems to declare.
     pub fn report_for(&self, key: &str) -> Option<&TemplateReport> {
-        self.reports.iter().find(|r| {
-            r.template == key
-                || r.slug.as_deref() == Some(key)
-                || r.template.eq_ignore_ascii_case(key)
-        })
+        self.reports.iter().find(|r| r.answers_to(key))
     }
+}
+
+/// The keys a researcher may use for a file that did not parse: its file stem, and the `name`
+/// (and that name's slug) a lenient read of the YAML finds, so that asking for the template
+/// they meant says it is invalid rather than missing.
+fn unparsable_aliases(file: &SourceFile) -> Vec<String> {
+    let mut aliases = Vec::new();
+    if let Some(stem) = std::path::Path::new(&file.path)
+        .file_stem()
+        .and_then(|s| s.to_str())
+    {
+        aliases.push(stem.to_string());
+    }
+    let loose: Option<serde_yaml_ng::Value> = serde_yaml_ng::from_str(&file.text).ok();
+    if let Some(name) = loose
+        .as_ref()
+        .and_then(|v| v.get("name"))
+        .and_then(|v| v.as_str())
+    {
+        aliases.push(name.to_string());
+        aliases.push(slugify(name));
+    }
+    if let Some(slug) = loose
+        .as_ref()
+        .and_then(|v| v.get("slug"))
+        .and_then(|v| v.as_str())
+    {
+        aliases.push(slug.to_string());
+    }
+    aliases
 }
 
 #[cfg(test)]
@@ -215,6 +248,37 @@ mod tests {
             report.issues.iter().any(|i| i.contains("Good → B → Good")),
             "{report:?}"
         );
+    }
+
+    /// Regression: an invalid template was "invalid" by name but "not found" by slug, and a
+    /// file that did not parse was "not found" under any name.
+    #[test]
+    fn invalid_templates_are_found_by_name_slug_or_file() {
+        let catalog = Catalog::build(vec![
+            file(
+                Origin::User,
+                "a.yml",
+                &format!("{GOOD}inherits: [B]\nslug: good-one\n"),
+            ),
+            file(Origin::User, "b.yml", "name: B\ninherits: [Good]\n"),
+            file(
+                Origin::User,
+                "/t/broken-lab.yml",
+                "name: Broken Lab\npackges: [x]\n",
+            ),
+            file(Origin::User, "/t/garbled.yml", "name: [unclosed\n"),
+        ]);
+        assert!(catalog.find("Good").is_none());
+        for key in ["Good", "good", "good-one", "B", "b"] {
+            let report = catalog.report_for(key).expect(key);
+            assert_eq!(report.status, ValidationStatus::Invalid, "{key}");
+        }
+        for key in ["broken-lab", "Broken Lab", "broken lab"] {
+            let report = catalog.report_for(key).expect(key);
+            assert!(report.issues[0].contains("packges"), "{key}: {report:?}");
+        }
+        assert!(catalog.report_for("garbled").is_some(), "by file stem");
+        assert!(catalog.report_for("nothing-like-it").is_none());
     }
 
     #[test]

@@ -128,6 +128,22 @@ impl Template {
         self.users.first().map(|u| u.name.as_str())
     }
 
+    /// The services as a workspace records them at launch: each with the account it runs as
+    /// settled (its own, else the first user, else the image's login user).
+    pub fn services_with_accounts(&self) -> Vec<ServiceSpec> {
+        self.services
+            .iter()
+            .map(|service| {
+                let mut service = service.clone();
+                service.user = service
+                    .user
+                    .or_else(|| self.primary_user().map(str::to_string))
+                    .or_else(|| self.base.ssh_user.clone());
+                service
+            })
+            .collect()
+    }
+
     /// Whether `key` (a name or slug, any case) names this template.
     pub fn answers_to(&self, key: &str) -> bool {
         self.name == key || self.slug == key || self.name.eq_ignore_ascii_case(key)
@@ -137,12 +153,32 @@ impl Template {
 /// Why a template could not be resolved.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ResolveError {
-    #[error("inheritance cycle: {}", .0.join(" → "))]
-    Cycle(Vec<String>),
+    /// `cycle` runs from a template back to itself; `lead_in` is the path from the template
+    /// being resolved to the cycle, empty when that template is itself in the cycle.
+    #[error("{}", cycle_message(.lead_in, .cycle))]
+    Cycle {
+        lead_in: Vec<String>,
+        cycle: Vec<String>,
+    },
     #[error("parent template '{missing}' not found (chain: {})", .chain.join(" → "))]
     MissingParent { missing: String, chain: Vec<String> },
     #[error("parent template '{parent}' is invalid, so this template is too")]
     InvalidParent { parent: String },
+}
+
+fn cycle_message(lead_in: &[String], cycle: &[String]) -> String {
+    let cycle_text = cycle.join(" → ");
+    match cycle.first() {
+        Some(entry) if !lead_in.is_empty() => {
+            let mut path = lead_in.to_vec();
+            path.push(entry.clone());
+            format!(
+                "{} leads into the inheritance cycle {cycle_text}",
+                path.join(" → ")
+            )
+        }
+        _ => format!("inheritance cycle: {cycle_text}"),
+    }
 }
 
 /// Finds the spec a parent reference points at: by slug first (slugs are identifiers, and a
@@ -189,7 +225,10 @@ pub fn linearize(specs: &[Parsed], name: &str) -> Result<Vec<String>, ResolveErr
         if let Some(at) = stack.iter().position(|n| n == name) {
             let mut cycle = stack[at..].to_vec();
             cycle.push(name.to_string());
-            return Err(ResolveError::Cycle(cycle));
+            return Err(ResolveError::Cycle {
+                lead_in: stack[..at].to_vec(),
+                cycle,
+            });
         }
         if done.contains(name) {
             return Ok(());
@@ -522,15 +561,38 @@ mod tests {
         let err = resolve(&all, "A").expect_err("cycle");
         assert_eq!(
             err,
-            ResolveError::Cycle(vec!["A".into(), "C".into(), "B".into(), "A".into()])
+            ResolveError::Cycle {
+                lead_in: vec![],
+                cycle: vec!["A".into(), "C".into(), "B".into(), "A".into()]
+            }
         );
         assert_eq!(err.to_string(), "inheritance cycle: A → C → B → A");
+    }
+
+    /// Regression: a child of a cycle was reported with the cycle alone ("Child: inheritance
+    /// cycle: A → B → A"), which did not say how the child is involved.
+    #[test]
+    fn a_child_of_a_cycle_is_told_its_path_into_it() {
+        let all = specs(&[
+            "name: Child\ninherits: [Middle]\n",
+            "name: Middle\ninherits: [A]\n",
+            "name: A\ninherits: [B]\n",
+            "name: B\ninherits: [A]\n",
+        ]);
+        let err = resolve(&all, "Child").expect_err("cycle");
+        assert_eq!(
+            err.to_string(),
+            "Child → Middle → A leads into the inheritance cycle A → B → A"
+        );
     }
 
     #[test]
     fn self_inheritance_is_a_cycle() {
         let all = specs(&["name: A\ninherits: [A]\n"]);
-        assert!(matches!(resolve(&all, "A"), Err(ResolveError::Cycle(_))));
+        assert!(matches!(
+            resolve(&all, "A"),
+            Err(ResolveError::Cycle { .. })
+        ));
     }
 
     #[test]

@@ -44,6 +44,10 @@ pub struct TemplateReport {
     pub issues: Vec<String>,
     #[serde(skip)]
     failed: Vec<&'static str>,
+    /// Other keys a researcher may look this report up by, for a file that did not parse:
+    /// its file name without extension, and the `name` it seems to declare.
+    #[serde(skip)]
+    aliases: Vec<String>,
 }
 
 impl TemplateReport {
@@ -57,7 +61,16 @@ impl TemplateReport {
             checks_total: CHECKS.len(),
             issues: Vec::new(),
             failed: Vec::new(),
+            aliases: Vec::new(),
         }
+    }
+
+    /// Whether `key` (a name, slug or alias; names in any case) refers to this report.
+    pub fn answers_to(&self, key: &str) -> bool {
+        self.template == key
+            || self.slug.as_deref() == Some(key)
+            || self.template.eq_ignore_ascii_case(key)
+            || self.aliases.iter().any(|a| a.eq_ignore_ascii_case(key))
     }
 
     /// Records a failed check. A check counts once however many issues it has.
@@ -70,15 +83,21 @@ impl TemplateReport {
         }
     }
 
-    pub(super) fn unparsable(file: &str, message: &str) -> TemplateReport {
+    pub(super) fn unparsable(file: &str, message: &str, aliases: Vec<String>) -> TemplateReport {
         let mut report = TemplateReport::new(file, None, file);
         report.add_issue("syntax", message.to_string());
         report.checks_passed = 0;
+        report.aliases = aliases;
         report
     }
 
-    pub(super) fn unresolvable(name: &str, file: &str, error: &ResolveError) -> TemplateReport {
-        let mut report = TemplateReport::new(name, None, file);
+    pub(super) fn unresolvable(
+        name: &str,
+        slug: &str,
+        file: &str,
+        error: &ResolveError,
+    ) -> TemplateReport {
+        let mut report = TemplateReport::new(name, Some(slug.to_string()), file);
         report.add_issue("inheritance", error.to_string());
         report
     }

@@ -37,8 +37,8 @@ impl ConnectView {
         let area = frame.area();
         let inner = frame_box(
             frame,
-            area.width.saturating_sub(4).min(110),
-            16,
+            area.width.saturating_sub(2).min(140),
+            area.height.saturating_sub(4).min(20),
             &format!("Connect to {}", self.name),
             theme,
         );
@@ -57,14 +57,11 @@ impl ConnectView {
             for (service, details) in &info.services {
                 lines.push(Line::from(""));
                 lines.push(Line::styled(service.clone(), theme.title));
-                lines.push(Line::from(vec![
-                    Span::styled("tunnel: ", theme.muted),
-                    Span::styled(details.local_forward.clone(), theme.text),
-                ]));
-                lines.push(Line::from(vec![
-                    Span::styled("then open: ", theme.muted),
-                    Span::styled(details.url.clone(), theme.text),
-                ]));
+                lines.push(Line::styled(
+                    format!("tunnel, then open {}:", details.url),
+                    theme.muted,
+                ));
+                lines.push(Line::styled(details.local_forward.clone(), theme.text));
                 if let Some(token) = &details.token {
                     lines.push(Line::from(vec![
                         Span::styled("token: ", theme.muted),
@@ -77,7 +74,22 @@ impl ConnectView {
                         Span::styled(format!("{user} / {password}"), theme.text),
                     ]));
                 }
+                if let Some(note) = &details.note {
+                    lines.push(Line::styled(note.clone(), theme.warn));
+                }
             }
+            for note in &info.notes {
+                lines.push(Line::from(""));
+                lines.push(Line::styled(note.clone(), theme.warn));
+            }
+            lines.push(Line::from(""));
+            lines.push(Line::styled(
+                format!(
+                    "`prism workspace connect {}` prints these one per line, for copying.",
+                    self.name
+                ),
+                theme.muted,
+            ));
         } else {
             lines.push(Line::styled("asking the daemon…", theme.muted));
         }

@@ -1,0 +1,173 @@
+//! `prism daemon stop`: ask the daemon to shut down, then wait until its process has ended.
+//!
+//! The daemon answers the shutdown request at once and then finishes its background work for
+//! up to 30 s. Returning before the process is gone would let `prism daemon stop && prism
+//! daemon` find the data directory still locked, so the command waits, bounded, and says what
+//! it waited for.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::output::{Format, json, say};
+use super::{Failure, report};
+use crate::client::{ClientError, DaemonClient};
+use crate::paths::{Dirs, read_runtime};
+
+/// How often the CLI looks again while waiting.
+const POLL: Duration = Duration::from_millis(200);
+
+/// What shows that the daemon has ended, best first.
+#[derive(Debug)]
+enum Awaited {
+    /// The process itself, where the platform lets us look at it.
+    Process(u32),
+    /// The runtime file, which the daemon removes as the last thing it does.
+    RuntimeFile { path: PathBuf, pid: u32 },
+    /// Without a pid or a runtime file: the address no longer answering.
+    Address(String),
+}
+
+impl Awaited {
+    fn describe(&self) -> String {
+        match self {
+            Awaited::Process(pid) => format!("the daemon process (pid {pid}) to exit"),
+            Awaited::RuntimeFile { path, pid } => {
+                format!("the daemon (pid {pid}) to remove {}", path.display())
+            }
+            Awaited::Address(url) => format!("{url} to stop answering"),
+        }
+    }
+
+    async fn ended(&self, client: &DaemonClient) -> bool {
+        match self {
+            Awaited::Process(pid) => process_ended(*pid) == Some(true),
+            Awaited::RuntimeFile { path, pid } => {
+                read_runtime(path).is_none_or(|info| info.pid != *pid)
+            }
+            Awaited::Address(_) => {
+                matches!(client.status().await, Err(ClientError::Unreachable { .. }))
+            }
+        }
+    }
+}
+
+/// Whether process `pid` has ended; `None` when this platform gives no way to tell. A zombie
+/// (ended, not yet reaped by its parent) counts as ended.
+fn process_ended(pid: u32) -> Option<bool> {
+    #[cfg(target_os = "linux")]
+    {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Some(true),
+            Err(_) => None,
+            // The state letter follows the command name, which is in parentheses and may
+            // itself contain spaces or parentheses.
+            Ok(stat) => {
+                let state = stat
+                    .rsplit_once(')')
+                    .and_then(|(_, rest)| rest.trim_start().chars().next());
+                Some(matches!(state, Some('Z' | 'X')))
+            }
+        }
+    }
+    #[cfg(all(unix, not(target_os = "linux")))]
+    {
+        std::process::Command::new("kill")
+            .args(["-0", &pid.to_string()])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .ok()
+            .map(|status| !status.success())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pid;
+        None
+    }
+}
+
+/// Stops the daemon and waits up to `timeout` for it to be gone.
+pub async fn stop(client: &DaemonClient, format: Format, timeout: Duration) -> Result<(), Failure> {
+    let runtime_path = Dirs::discover().ok().map(|dirs| dirs.runtime_file());
+    let recorded = runtime_path.as_deref().and_then(read_runtime);
+    let answer = client.shutdown().await.map_err(|e| report(&e))?;
+    if format == Format::Table {
+        say!(
+            "{} ({} background operations, waiting up to {} s)",
+            answer.message,
+            answer.active_operations,
+            answer.shutdown_timeout
+        );
+    }
+
+    // The runtime file speaks for this daemon only if it names the same process (or, for a
+    // daemon that does not say its pid, the same address).
+    let ours = recorded.filter(|info| match answer.pid {
+        Some(pid) => info.pid == pid,
+        None => format!("http://{}/", info.address) == client.url(),
+    });
+    let pid = answer.pid.or(ours.as_ref().map(|info| info.pid));
+    let awaited = match (pid, ours, runtime_path) {
+        (Some(pid), _, _) if process_ended(pid).is_some() => Awaited::Process(pid),
+        (_, Some(info), Some(path)) => Awaited::RuntimeFile {
+            path,
+            pid: info.pid,
+        },
+        _ => Awaited::Address(client.url().to_string()),
+    };
+    if format == Format::Table {
+        say!(
+            "waiting up to {} s for {}",
+            timeout.as_secs(),
+            awaited.describe()
+        );
+    }
+
+    let started = Instant::now();
+    while !awaited.ended(client).await {
+        if started.elapsed() >= timeout {
+            eprintln!(
+                "error: gave up after {} s waiting for {}",
+                timeout.as_secs(),
+                awaited.describe()
+            );
+            eprintln!(
+                "  hint: it may still be finishing background work; check 'prism daemon \
+                 status'{}",
+                pid.map(|p| format!(", or end it with 'kill {p}'"))
+                    .unwrap_or_default()
+            );
+            return Err(Failure::Api);
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    match format {
+        Format::Json => json(&answer),
+        Format::Table => say!(
+            "prism daemon stopped{} after {:.1} s",
+            pid.map(|p| format!(" (pid {p} has exited)"))
+                .unwrap_or_default(),
+            started.elapsed().as_secs_f64()
+        ),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_live_process_has_not_ended() {
+        let ended = process_ended(std::process::id());
+        assert!(ended.is_none() || ended == Some(false), "{ended:?}");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_reaped_process_has_ended() {
+        let mut child = std::process::Command::new("true").spawn().expect("spawn");
+        let pid = child.id();
+        child.wait().expect("wait");
+        assert_eq!(process_ended(pid), Some(true));
+    }
+}

@@ -37,11 +37,8 @@ pub fn init(
     let file_layer = fmt::layer().with_ansi(false).with_writer(file_writer);
     // Colour only for a person at a terminal, not in a file the stream is redirected to.
     let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let stderr_layer = to_stderr.then(|| {
-        fmt::layer()
-            .with_ansi(colour)
-            .with_writer(std::io::stderr)
-    });
+    let stderr_layer =
+        to_stderr.then(|| fmt::layer().with_ansi(colour).with_writer(std::io::stderr));
     tracing_subscriber::registry()
         .with(filter)
         .with(file_layer)

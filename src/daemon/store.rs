@@ -473,11 +473,13 @@ impl Store {
         // address or state; it may still fill in an instance id that is not known yet.
         let outdated = row.refreshed_at.is_some_and(|seen| seen > observed_at);
         if outdated {
-            sqlx::query("UPDATE workspaces SET instance_id = COALESCE(instance_id, ?) WHERE id = ?")
-                .bind(&observed.instance_id)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE workspaces SET instance_id = COALESCE(instance_id, ?) WHERE id = ?",
+            )
+            .bind(&observed.instance_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
             self.commit(tx).await?;
             return Ok(None);
         }

@@ -43,7 +43,10 @@ fn main() -> ExitCode {
                 readonly,
             };
             match runtime.block_on(prism::tui::run(options)) {
-                Ok(()) => ExitCode::SUCCESS,
+                Ok(prism::tui::Ending::Quit) => ExitCode::SUCCESS,
+                Ok(prism::tui::Ending::Signal(number)) => {
+                    ExitCode::from(u8::try_from(128 + number).unwrap_or(1))
+                }
                 Err(error) => {
                     eprintln!("error: {error:#}");
                     ExitCode::FAILURE

@@ -318,7 +318,11 @@ async fn sigterm_and_sighup_restore_the_terminal() {
             .output()
             .expect("kill");
         assert!(output.status.success(), "{output:?}");
-        tmux.wait_text(&format!("{signal}-exit="), Duration::from_secs(10));
+        let expected = if signal == "TERM" { 143 } else { 129 };
+        tmux.wait_text(
+            &format!("{signal}-exit={expected}"),
+            Duration::from_secs(10),
+        );
         let after = stty_to(&tmux, &daemon.dir.path().join(format!("stty-{signal}")));
         assert_eq!(before, after, "SIG{signal} left the terminal changed");
     }

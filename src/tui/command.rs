@@ -24,20 +24,25 @@ pub enum Command {
     Panic,
 }
 
-/// What `:help` lists.
-pub const COMMANDS: [(&str, &str); 12] = [
-    ("launch [TEMPLATE]", "open the launch form"),
-    ("stop [NAME]", "stop a workspace"),
-    ("start [NAME]", "start (or resume) a workspace"),
-    ("resume [NAME]", "resume a hibernated workspace"),
-    ("hibernate [NAME]", "hibernate a workspace"),
-    ("terminate [NAME]", "terminate a workspace (asks first)"),
-    ("extend [NAME] [HOURS]", "extend a workspace's TTL"),
-    ("connect [NAME]", "show how to connect"),
-    ("tab NAME|NUMBER", "switch tab"),
-    ("filter TEXT", "filter the list on this tab"),
-    ("refresh", "refresh now"),
-    ("quit", "leave the dashboard"),
+/// What `:help` lists: usage, what it does, and whether it changes anything (hidden in a
+/// read-only session).
+pub const COMMANDS: [(&str, &str, bool); 12] = [
+    ("launch [TEMPLATE]", "open the launch form", true),
+    ("stop [NAME]", "stop a workspace", true),
+    ("start [NAME]", "start (or resume) a workspace", true),
+    ("resume [NAME]", "resume a hibernated workspace", true),
+    ("hibernate [NAME]", "hibernate a workspace", true),
+    (
+        "terminate [NAME]",
+        "terminate a workspace (asks first)",
+        true,
+    ),
+    ("extend [NAME] [HOURS]", "extend a workspace's TTL", true),
+    ("connect [NAME]", "show how to connect", false),
+    ("tab NAME|NUMBER", "switch tab", false),
+    ("filter TEXT", "filter the list on this tab", false),
+    ("refresh", "refresh now", false),
+    ("quit", "leave the dashboard", false),
 ];
 
 /// Parses a command line (without the `:`).

@@ -310,7 +310,16 @@ impl Keymap {
 }
 
 fn parse_file(text: &str, label: &str) -> Result<KeymapFile, String> {
-    toml::from_str::<KeymapFile>(text).map_err(|e| format!("{label}: {}", e.message()))
+    toml::from_str::<KeymapFile>(text).map_err(|e| {
+        // "line 3, column 7" from the error's byte span, which is all toml gives.
+        let at = e.span().map(|span| {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!(" (line {line}, column {column})")
+        });
+        format!("{label}{}: {}", at.unwrap_or_default(), e.message().trim())
+    })
 }
 
 #[cfg(test)]
@@ -395,7 +404,7 @@ mod tests {
     #[case("[keys]\n\"hyper-q\" = \"quit\"\n", "hyper-q")]
     #[case("[kyes]\n\"q\" = \"quit\"\n", "kyes")]
     #[case("base = \"emacs\"\n", "emacs")]
-    #[case("not toml at all [", "keymap.toml")]
+    #[case("not toml at all [", "line 1")]
     fn a_bad_user_file_is_reported_and_the_defaults_used(
         #[case] text: &str,
         #[case] mentioned: &str,

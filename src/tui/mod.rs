@@ -57,8 +57,17 @@ pub fn request_timeout(refresh: Duration) -> Duration {
     (refresh / 2).clamp(Duration::from_secs(1), Duration::from_secs(5))
 }
 
+/// How a session ended, for the exit status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// The user quit.
+    Quit,
+    /// A signal ended it (its number): the shell convention is to exit with 128 + it.
+    Signal(i32),
+}
+
 /// Runs the dashboard until the user quits or a signal ends it.
-pub async fn run(options: TuiOptions) -> anyhow::Result<()> {
+pub async fn run(options: TuiOptions) -> anyhow::Result<Ending> {
     let dirs = Dirs::discover().map_err(anyhow::Error::msg)?;
     let mut config =
         config::TuiConfig::load(&dirs.config.join("tui.toml")).map_err(anyhow::Error::msg)?;
@@ -105,7 +114,7 @@ async fn event_loop(
     app: &mut App,
     theme: &Theme,
     finder: &worker::Finder,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Ending> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let stop = CancellationToken::new();
     tokio::spawn(worker::stream_events(
@@ -132,13 +141,13 @@ async fn event_loop(
                 // A resize just needs the redraw at the top of the loop.
                 Some(Ok(_)) => None,
                 Some(Err(error)) => return Err(error).context("cannot read the terminal"),
-                None => return Ok(()),
+                None => return Ok(Ending::Quit),
             },
             Some(msg) = rx.recv() => Some(msg),
             _ = tick.tick() => Some(Msg::Tick(Utc::now())),
-            signal = signals.next() => {
-                tracing::info!(signal, "signal received; leaving");
-                return Ok(());
+            (name, number) = signals.next() => {
+                tracing::info!(signal = name, "signal received; leaving");
+                return Ok(Ending::Signal(number));
             }
         };
         if let Some(msg) = msg {
@@ -150,7 +159,7 @@ async fn event_loop(
             panic!("panic requested with :debug-panic (checking that the terminal is restored)");
         }
         if app.quit {
-            return Ok(());
+            return Ok(Ending::Quit);
         }
     }
 }
@@ -183,17 +192,17 @@ impl Signals {
     }
 
     #[cfg(unix)]
-    async fn next(&mut self) -> &'static str {
+    async fn next(&mut self) -> (&'static str, i32) {
         tokio::select! {
-            _ = self.term.recv() => "SIGTERM",
-            _ = self.hup.recv() => "SIGHUP",
-            _ = self.int.recv() => "SIGINT",
+            _ = self.term.recv() => ("SIGTERM", 15),
+            _ = self.hup.recv() => ("SIGHUP", 1),
+            _ = self.int.recv() => ("SIGINT", 2),
         }
     }
 
     #[cfg(not(unix))]
-    async fn next(&mut self) -> &'static str {
+    async fn next(&mut self) -> (&'static str, i32) {
         let _ = tokio::signal::ctrl_c().await;
-        "Ctrl-C"
+        ("Ctrl-C", 2)
     }
 }

@@ -98,6 +98,7 @@ pub fn workspaces() -> Vec<Workspace> {
     fresh.id = None;
     fresh.launch_progress = Some(40);
     fresh.current_spend = dollars(0);
+    fresh.current_hourly_cost = dollars(0);
     fresh.state_since = now() - Duration::seconds(20);
     let mut broken = workspace("broken", WorkspaceState::Failed, "p3.2xlarge");
     broken.id = None;
@@ -105,6 +106,7 @@ pub fn workspaces() -> Vec<Workspace> {
         Some("InsufficientInstanceCapacity (try another size, type or region)".into());
     broken.hourly_rate = dollars(3_060_000);
     broken.current_spend = dollars(0);
+    broken.current_hourly_cost = dollars(0);
     vec![ml, gpu, r, rocky, fresh, broken]
 }
 

@@ -33,11 +33,16 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
         frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), area);
         return;
     }
+    // A long message gets a second line rather than being cut.
+    let message_rows = match (&app.prompt, &app.message) {
+        (None, Some(message)) if message.text.width() + 7 > usize::from(area.width) => 2,
+        _ => 1,
+    };
     let [header, tabs, body, message, hints] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(1),
         Constraint::Min(4),
-        Constraint::Length(1),
+        Constraint::Length(message_rows),
         Constraint::Length(1),
     ])
     .areas(area);
@@ -160,14 +165,14 @@ fn draw_message(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         } else {
             ("", theme.text)
         };
+        // Up to two lines; what still does not fit ends in an ellipsis.
+        let room = usize::from(area.width) * usize::from(area.height);
         frame.render_widget(
             Paragraph::new(Line::styled(
-                super::widgets::fit(
-                    &format!("{prefix}{}", message.text),
-                    usize::from(area.width),
-                ),
+                super::widgets::fit(&format!("{prefix}{}", message.text), room),
                 style,
-            )),
+            ))
+            .wrap(Wrap { trim: true }),
             area,
         );
     }

@@ -28,15 +28,26 @@ impl Help {
     }
 
     pub fn lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
-        let mut lines = vec![Line::styled(
-            format!("Keys (keymap: {})", app.keymap.source),
-            theme.title,
-        )];
         let tab_keys: Vec<String> = Action::all()
             .into_iter()
             .filter(|a| matches!(a, Action::Tab(_)))
             .filter_map(|a| app.keymap.first_key(a))
             .collect();
+        // The key column is as wide as the longest list of keys (a vim map binds several).
+        let key_width = Action::all()
+            .into_iter()
+            .filter(|a| !matches!(a, Action::Tab(_)))
+            .map(|a| app.keymap.keys_for(a).join(" "))
+            .chain([tab_keys.join(" ")])
+            .map(|keys| keys.chars().count())
+            .max()
+            .unwrap_or(0)
+            .clamp(8, 30)
+            + 2;
+        let mut lines = vec![Line::styled(
+            format!("Keys (keymap: {})", app.keymap.source),
+            theme.title,
+        )];
         for action in Action::all() {
             if app.settings.readonly && action.changes_things() {
                 continue;
@@ -45,7 +56,7 @@ impl Help {
                 // One line for the eight tab keys.
                 if n == 1 && !tab_keys.is_empty() {
                     lines.push(Line::from(vec![
-                        Span::styled(format!("  {:<16}", tab_keys.join(" ")), theme.key),
+                        Span::styled(format!("  {:<key_width$}", tab_keys.join(" ")), theme.key),
                         Span::styled("go to that tab", theme.text),
                     ]));
                 }
@@ -56,7 +67,7 @@ impl Help {
                 continue;
             }
             lines.push(Line::from(vec![
-                Span::styled(format!("  {:<16}", keys.join(" ")), theme.key),
+                Span::styled(format!("  {:<key_width$}", keys.join(" ")), theme.key),
                 Span::styled(action.describe(), theme.text),
             ]));
         }
@@ -68,7 +79,10 @@ impl Help {
         ));
         lines.push(Line::from(""));
         lines.push(Line::styled("Commands (type : first)", theme.title));
-        for (usage, what) in COMMANDS {
+        for (usage, what, changes) in COMMANDS {
+            if app.settings.readonly && changes {
+                continue;
+            }
             lines.push(Line::from(vec![
                 Span::styled(format!("  {usage:<24}"), theme.key),
                 Span::styled(what, theme.text),

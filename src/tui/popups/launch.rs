@@ -351,7 +351,7 @@ impl LaunchForm {
         ]));
         if let Some(summary) = summary {
             lines.push(Line::styled(
-                format!("             {}", fit(&summary.description, 74)),
+                format!("             {}", fit(&summary.description, 60)),
                 theme.muted,
             ));
         }
@@ -372,8 +372,13 @@ impl LaunchForm {
         let size_detail = match sizes.iter().find(|(s, _)| *s == size) {
             Some((_, kind)) => match pricing::instance_hourly(kind, &region) {
                 Some(quote) => format!(
-                    "{kind} · ${}/h{}",
+                    "{kind} · ${}/h {}{}",
                     quote.hourly.to_decimal_string(),
+                    if self.spot {
+                        "on demand; spot usually costs less"
+                    } else {
+                        "on demand"
+                    },
                     if quote.exact_for_region {
                         ""
                     } else {
@@ -422,7 +427,10 @@ impl LaunchForm {
         if self.project.value().is_empty() {
             project_line.push(Span::styled("  (optional)", theme.muted));
         } else if !project_ok(self.project.value()) {
-            project_line.push(Span::styled("  ! letters, digits, _.:/=+-@", theme.warn));
+            project_line.push(Span::styled(
+                "  ! letters, digits, spaces, _.:/=+-@",
+                theme.warn,
+            ));
         }
         lines.push(Line::from(project_line));
         lines
@@ -433,13 +441,13 @@ impl LaunchForm {
         let inner = frame_box(
             frame,
             area.width.saturating_sub(4).min(92),
-            14,
+            15,
             "Launch a workspace",
             theme,
         );
         let [body, status, buttons] = Layout::vertical([
             Constraint::Min(1),
-            Constraint::Length(1),
+            Constraint::Length(2),
             Constraint::Length(1),
         ])
         .areas(inner);
@@ -454,7 +462,10 @@ impl LaunchForm {
         } else {
             Line::default()
         };
-        frame.render_widget(Paragraph::new(status_line), status);
+        frame.render_widget(
+            Paragraph::new(status_line).wrap(Wrap { trim: true }),
+            status,
+        );
         let focused = self.focus == Field::Submit;
         frame.render_widget(
             Paragraph::new(Line::from(vec![

@@ -10,7 +10,7 @@ use ratatui::widgets::{Bar, BarChart, BarGroup, Paragraph, Wrap};
 use crate::model::api::{CostHistory, CurrentCosts};
 use crate::model::money::Money;
 use crate::tui::app::App;
-use crate::tui::data::Availability;
+use crate::tui::data::{Availability, state_glyph};
 use crate::tui::theme::Theme;
 use crate::tui::widgets::{fit, money, panel, per_hour};
 
@@ -18,6 +18,22 @@ use crate::tui::widgets::{fit, money, panel, per_hour};
 /// expected) draw as empty.
 fn height(amount: Money) -> u64 {
     u64::try_from(amount.micros()).unwrap_or(0)
+}
+
+/// The top of a chart's scale: its largest bar, but never less than a dollar, so that a few
+/// cents do not fill the chart as if they were a lot.
+fn scale(bars: impl Iterator<Item = Money>) -> u64 {
+    bars.map(height).max().unwrap_or(0).max(1_000_000)
+}
+
+/// An amount to the cent, or to the hundredth of a cent below a dollar, so that small real
+/// spend never reads as "$0.00".
+fn amount(value: Money) -> String {
+    if value.micros() > 0 && value.micros() < 1_000_000 {
+        value.display_usd(4)
+    } else {
+        value.display_usd(2)
+    }
 }
 
 fn now_lines(costs: &CurrentCosts, theme: &Theme) -> Vec<Line<'static>> {
@@ -74,10 +90,14 @@ fn now_lines(costs: &CurrentCosts, theme: &Theme) -> Vec<Line<'static>> {
     lines
 }
 
+/// How many of the latest periods fit in a chart `width` cells wide.
+fn periods_shown(history: &CostHistory, width: u16) -> usize {
+    usize::from(width / 3).max(1).min(history.daily_costs.len())
+}
+
 fn history_chart<'a>(history: &'a CostHistory, width: u16, theme: &Theme) -> BarChart<'a> {
     // As many of the latest days as fit, one column each with a gap.
-    let fits = usize::from(width.saturating_sub(2) / 3).max(1);
-    let skip = history.daily_costs.len().saturating_sub(fits);
+    let skip = history.daily_costs.len() - periods_shown(history, width);
     let bars: Vec<Bar> = history
         .daily_costs
         .iter()
@@ -91,6 +111,7 @@ fn history_chart<'a>(history: &'a CostHistory, width: u16, theme: &Theme) -> Bar
         .collect();
     BarChart::default()
         .data(BarGroup::default().bars(&bars))
+        .max(scale(history.daily_costs.iter().skip(skip).map(|d| d.cost)))
         .bar_width(2)
         .bar_gap(1)
         .bar_style(theme.ok)
@@ -109,21 +130,25 @@ fn history_caption(history: &CostHistory) -> String {
         .map(|d| format!(" · most: {d}"))
         .unwrap_or_default();
     format!(
-        "{} to {} · total {}\ntrend {}{change}{driver}",
+        "{} days from {}: total {}\ntrend {}{change}{driver}",
+        history.daily_costs.len(),
         history.start_date,
-        history.end_date,
-        money(Some(history.total_cost), 2),
+        amount(history.total_cost),
         history.cost_trends.trend_direction.replace('_', " ")
     )
 }
 
 fn render_spend_by_workspace(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let block = panel("Spend since launch, by workspace", theme);
+    // The state glyph tells apart two workspaces of one name (one terminated, one new).
     let mut listed: Vec<(String, Money)> = app
         .data
         .workspaces()
         .iter()
-        .filter_map(|w| w.current_spend.map(|spend| (w.name.clone(), spend)))
+        .filter_map(|w| {
+            w.current_spend
+                .map(|spend| (format!("{} {}", state_glyph(w.state), w.name), spend))
+        })
         .collect();
     listed.sort_by_key(|(_, spend)| std::cmp::Reverse(*spend));
     if listed.is_empty() {
@@ -140,13 +165,14 @@ fn render_spend_by_workspace(frame: &mut Frame, area: Rect, app: &App, theme: &T
         .map(|(name, spend)| {
             Bar::default()
                 .value(height(*spend))
-                .text_value(spend.display_usd(2))
+                .text_value(amount(*spend))
                 .label(Line::from(fit(name, label_width)))
         })
         .collect();
     let chart = BarChart::default()
         .direction(Direction::Horizontal)
         .data(BarGroup::default().bars(&bars))
+        .max(scale(listed.iter().map(|(_, spend)| *spend)))
         .bar_width(1)
         .bar_gap(0)
         .bar_style(theme.ok)
@@ -184,9 +210,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         top,
     );
 
-    let block = panel("Daily spend (UTC days)", theme);
     match app.data.history.loaded() {
         Some(history) => {
+            let shown = periods_shown(history, history_area.width.saturating_sub(2));
+            let block = panel(&format!("Daily spend, last {shown} UTC days"), theme);
             let inner = block.inner(history_area);
             frame.render_widget(block, history_area);
             let [chart, caption] =
@@ -203,6 +230,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             );
         }
         None => {
+            let block = panel("Daily spend", theme);
             let text = match &app.data.history {
                 Availability::NotServed(_) => "The daemon does not report cost history yet.",
                 Availability::Failed(_) => "The cost history could not be fetched.",

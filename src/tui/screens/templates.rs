@@ -9,6 +9,8 @@ use ratatui::widgets::{List, ListItem, ListState, Paragraph, Wrap};
 
 use super::{selected_index, step};
 use crate::model::api::{TemplateInfo, TemplateSummary};
+use crate::model::pricing;
+use crate::model::size::Size;
 use crate::tui::action::Action;
 use crate::tui::app::App;
 use crate::tui::data::Data;
@@ -20,6 +22,8 @@ pub struct TemplatesView {
     /// The selected template's slug.
     pub selected: Option<String>,
     pub filter: String,
+    /// How far the details pane is scrolled (PgUp / PgDn), in lines.
+    pub detail_scroll: u16,
 }
 
 fn matches(template: &TemplateSummary, filter: &str) -> bool {
@@ -51,14 +55,25 @@ impl TemplatesView {
         selected_index(&slugs, self.selected.as_deref()).map(|i| slugs[i].clone())
     }
 
+    /// Up and down choose a template; page up and down scroll its details, which are longer
+    /// than a small terminal shows.
     pub fn move_selection(&mut self, action: Action, data: &Data) {
-        let slugs = self.slugs(data);
-        let current = self.selected_slug(data);
-        self.selected = step(&slugs, current.as_deref(), action);
+        match action {
+            Action::PageDown => self.detail_scroll = self.detail_scroll.saturating_add(8),
+            Action::PageUp => self.detail_scroll = self.detail_scroll.saturating_sub(8),
+            _ => {
+                let slugs = self.slugs(data);
+                let current = self.selected_slug(data);
+                self.selected = step(&slugs, current.as_deref(), action);
+                if self.selected != current {
+                    self.detail_scroll = 0;
+                }
+            }
+        }
     }
 }
 
-fn info_lines(info: &TemplateInfo, theme: &Theme) -> Vec<Line<'static>> {
+fn info_lines(info: &TemplateInfo, region: &str, theme: &Theme) -> Vec<Line<'static>> {
     let label = |text: &str| Span::styled(format!("{text:<11}"), theme.muted);
     let row = |name: &str, value: String| Line::from(vec![label(name), Span::raw(value)]);
     let list = |items: &[String]| {
@@ -73,7 +88,7 @@ fn info_lines(info: &TemplateInfo, theme: &Theme) -> Vec<Line<'static>> {
         Line::styled(info.description.clone(), theme.text),
         Line::from(""),
     ];
-    if !info.dependency_chain.is_empty() {
+    if !info.inherits.is_empty() {
         lines.push(row("Inherits", info.dependency_chain.join("; ")));
     }
     lines.push(row(
@@ -86,14 +101,14 @@ fn info_lines(info: &TemplateInfo, theme: &Theme) -> Vec<Line<'static>> {
             info.architecture
         ),
     ));
-    lines.push(row(
-        "Packages",
-        format!(
-            "{}: {}",
-            info.package_manager,
-            list(&info.resolved_packages)
-        ),
-    ));
+    // Each package source on its own line: system packages are not conda's.
+    if info.packages_by_source.is_empty() {
+        lines.push(row("Packages", list(&info.resolved_packages)));
+    }
+    for (index, (source, packages)) in info.packages_by_source.iter().enumerate() {
+        let name = if index == 0 { "Packages" } else { "" };
+        lines.push(row(name, format!("{source}: {}", list(packages))));
+    }
     lines.push(row("Users", list(&info.resolved_users)));
     let ports: Vec<String> = info.resolved_ports.iter().map(u16::to_string).collect();
     lines.push(row("Ports", list(&ports)));
@@ -106,15 +121,27 @@ fn info_lines(info: &TemplateInfo, theme: &Theme) -> Vec<Line<'static>> {
         })
         .collect();
     lines.push(row("Services", list(&services)));
-    let sizes: Vec<String> = info
-        .sizes
-        .iter()
-        .map(|(size, kind)| {
-            let mark = if *size == info.default_size { "*" } else { "" };
-            format!("{size}{mark} {kind}")
-        })
-        .collect();
-    lines.push(row("Sizes", list(&sizes)));
+    // Sizes in size order, each with its type and list price in the daemon's region.
+    let mut sizes: Vec<(&String, &String)> = info.sizes.iter().collect();
+    sizes.sort_by_key(|(size, _)| {
+        Size::ALL
+            .iter()
+            .position(|s| s.as_str() == size.as_str())
+            .unwrap_or(usize::MAX)
+    });
+    for (index, (size, kind)) in sizes.iter().enumerate() {
+        let mark = if **size == info.default_size {
+            " default"
+        } else {
+            ""
+        };
+        let price = match pricing::instance_hourly(kind, region) {
+            Some(quote) => format!("${}/h", quote.hourly.to_decimal_string()),
+            None => "price unknown".into(),
+        };
+        let name = if index == 0 { "Sizes" } else { "" };
+        lines.push(row(name, format!("{size:<6}{kind:<12}{price}{mark}")));
+    }
     lines.push(row(
         "Disk",
         format!(
@@ -148,35 +175,35 @@ fn info_lines(info: &TemplateInfo, theme: &Theme) -> Vec<Line<'static>> {
     lines
 }
 
-fn problem_lines(app: &App, slug: Option<&str>, theme: &Theme) -> Vec<Line<'static>> {
+/// Every template that cannot be used (they are not in the list, so this is the only place
+/// they show), and the selected template's own warnings, each once.
+fn problems(app: &App, slug: Option<&str>) -> Vec<(bool, String)> {
     let Some(validation) = &app.data.validation else {
         return Vec::new();
     };
-    let mut lines = Vec::new();
     let name = slug.and_then(|s| app.data.templates().iter().find(|t| t.slug == s));
-    // The selected template's own issues, and every invalid template's (they are not in the
-    // list, so this is the only place they show).
+    let mut out: Vec<(bool, String)> = Vec::new();
+    let mut add = |invalid: bool, text: String| {
+        if !out.iter().any(|(_, seen)| *seen == text) {
+            out.push((invalid, text));
+        }
+    };
     for result in &validation.validation_results {
         let ours = name.is_some_and(|t| t.name == result.template);
         let invalid = result.status != "valid";
-        if !(ours || invalid) {
-            continue;
-        }
-        let style = if invalid { theme.danger } else { theme.warn };
-        for issue in &result.issues {
-            lines.push(Line::styled(
-                format!("! {} ({}): {issue}", result.template, result.file),
-                style,
-            ));
+        if ours || invalid {
+            for issue in &result.issues {
+                add(
+                    invalid,
+                    format!("{} ({}): {issue}", result.template, result.file),
+                );
+            }
         }
     }
     for error in &validation.errors {
-        lines.push(Line::styled(
-            format!("! {}: {}", error.file, error.message),
-            theme.danger,
-        ));
+        add(true, format!("{}: {}", error.file, error.message));
     }
-    lines
+    out
 }
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
@@ -211,7 +238,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             list_area,
         );
     } else {
-        let items: Vec<ListItem> = shown
+        let mut items: Vec<ListItem> = shown
             .iter()
             .map(|t| {
                 let mark = if t.source == "user" { " (yours)" } else { "" };
@@ -221,6 +248,21 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 ]))
             })
             .collect();
+        // Templates that cannot be used, after the usable ones (so selection indices stay
+        // those of the usable list), marked so they are seen without colour too.
+        if let Some(validation) = &app.data.validation {
+            let mut bad: Vec<String> = validation
+                .validation_results
+                .iter()
+                .filter(|r| r.status != "valid")
+                .map(|r| r.template.clone())
+                .chain(validation.errors.iter().map(|e| e.file.clone()))
+                .collect();
+            bad.dedup();
+            items.extend(bad.into_iter().map(|name| {
+                ListItem::new(Line::styled(format!("! {name} (invalid)"), theme.danger))
+            }));
+        }
         let slugs: Vec<String> = shown.iter().map(|t| t.slug.clone()).collect();
         let mut state = ListState::default();
         state.select(selected_index(&slugs, view.selected.as_deref()));
@@ -235,16 +277,24 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
 
     let slug = view.selected_slug(&app.data);
+    let region = app
+        .data
+        .status
+        .as_ref()
+        .map_or("us-east-1".to_string(), |s| s.region.clone());
     let mut lines = match slug.as_ref().and_then(|s| app.data.template_info.get(s)) {
-        Some(info) => info_lines(info, theme),
+        Some(info) => info_lines(info, &region, theme),
         None if slug.is_some() => vec![Line::styled("loading the resolved template…", theme.muted)],
         None => vec![Line::styled("Select a template.", theme.muted)],
     };
-    let problems = problem_lines(app, slug.as_deref(), theme);
+    let problems = problems(app, slug.as_deref());
     if !problems.is_empty() {
         lines.push(Line::from(""));
         lines.push(Line::styled("Validation problems", theme.title));
-        lines.extend(problems);
+        for (invalid, text) in problems {
+            let style = if invalid { theme.danger } else { theme.warn };
+            lines.push(Line::styled(format!("! {text}"), style));
+        }
     }
     let key = app
         .keymap
@@ -256,10 +306,16 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             theme.muted,
         ));
     }
+    let title = if view.detail_scroll > 0 {
+        "Resolved (PgUp/PgDn scroll)"
+    } else {
+        "Resolved (PgDn for more)"
+    };
     frame.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
-            .block(panel("Resolved", theme)),
+            .scroll((view.detail_scroll, 0))
+            .block(panel(title, theme)),
         info_area,
     );
 }

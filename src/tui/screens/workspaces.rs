@@ -14,7 +14,7 @@ use crate::tui::action::Action;
 use crate::tui::app::App;
 use crate::tui::data::Data;
 use crate::tui::theme::Theme;
-use crate::tui::widgets::{age, money, panel, per_hour, state_span};
+use crate::tui::widgets::{age, fit, money, panel, per_hour, state_span};
 
 /// Selection and filter, kept apart from the drawing.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -122,11 +122,27 @@ pub fn actions_for(state: WorkspaceState) -> Vec<(Action, &'static str)> {
     actions
 }
 
-fn table(app: &App, shown: &[&Workspace], wide: bool, theme: &Theme) -> Table<'static> {
-    let mut header = vec!["Name", "State", "Type", "$/hour", "Spent", "TTL"];
-    if wide {
-        header.extend(["Region", "Project"]);
+/// The table's columns for a width: everything from 110 cells, the essentials below 80, and
+/// names cut with an ellipsis to what is left, so no cell is silently clipped mid-word.
+fn table(app: &App, shown: &[&Workspace], width: u16, theme: &Theme) -> Table<'static> {
+    let wide = width >= 110;
+    let narrow = width < 80;
+    // (header, width) of the fixed columns after the name.
+    let mut fixed: Vec<(&str, u16)> = vec![("State", 15)];
+    if !narrow {
+        fixed.push(("Type", 11));
     }
+    fixed.push(("$/h now", 9));
+    if !narrow {
+        fixed.push(("Spent", 8));
+    }
+    fixed.push(("TTL", 13));
+    if wide {
+        fixed.extend([("Region", 12), ("Project", 16)]);
+    }
+    // Borders 2, the highlight symbol 2, one space between columns.
+    let used: u16 = fixed.iter().map(|(_, w)| w + 1).sum::<u16>() + 4;
+    let name_width = usize::from(width.saturating_sub(used).max(8));
     let rows = shown.iter().map(|w| {
         let state = match (w.state, w.launch_progress) {
             (WorkspaceState::Launching, Some(p)) => Line::from(vec![
@@ -135,31 +151,23 @@ fn table(app: &App, shown: &[&Workspace], wide: bool, theme: &Theme) -> Table<'s
             ]),
             _ => Line::from(state_span(w.state, theme)),
         };
-        let mut cells = vec![
-            Cell::from(w.name.clone()),
-            Cell::from(state),
-            Cell::from(w.instance_type.clone()),
-            Cell::from(money(w.hourly_rate, 4)),
-            Cell::from(money(w.current_spend, 2)),
-            Cell::from(ttl_text(w.ttl, app.now)),
-        ];
-        if wide {
-            cells.push(Cell::from(w.region.clone()));
-            cells.push(Cell::from(w.project.clone().unwrap_or_default()));
+        let mut cells = vec![Cell::from(fit(&w.name, name_width)), Cell::from(state)];
+        for (header, _) in fixed.iter().skip(1) {
+            cells.push(Cell::from(match *header {
+                "Type" => w.instance_type.clone(),
+                "$/h now" => money(w.current_hourly_cost, 4),
+                "Spent" => money(w.current_spend, 2),
+                "TTL" => ttl_text(w.ttl, app.now),
+                "Region" => w.region.clone(),
+                _ => fit(w.project.as_deref().unwrap_or(""), 16),
+            }));
         }
         Row::new(cells)
     });
-    let mut widths = vec![
-        Constraint::Min(12),
-        Constraint::Length(15),
-        Constraint::Length(11),
-        Constraint::Length(9),
-        Constraint::Length(8),
-        Constraint::Length(13),
-    ];
-    if wide {
-        widths.extend([Constraint::Length(12), Constraint::Length(16)]);
-    }
+    let mut widths = vec![Constraint::Min(8)];
+    widths.extend(fixed.iter().map(|(_, w)| Constraint::Length(*w)));
+    let mut header = vec!["Name"];
+    header.extend(fixed.iter().map(|(h, _)| *h));
     Table::new(rows, widths)
         .header(Row::new(header).style(theme.title))
         .row_highlight_style(theme.selected)
@@ -206,16 +214,19 @@ pub fn details(workspace: &Workspace, app: &App, theme: &Theme) -> Vec<Line<'sta
             theme.text,
         ),
     ]));
+    // A terminated workspace's last addresses belong to nobody now.
+    let address = if w.state.is_final() {
+        "none (gone)".to_string()
+    } else {
+        format!(
+            "{} (private {})",
+            w.public_ip.as_deref().unwrap_or("none"),
+            w.private_ip.as_deref().unwrap_or("none")
+        )
+    };
     lines.push(Line::from(vec![
         label("Address"),
-        Span::styled(
-            format!(
-                "{} (private {})",
-                w.public_ip.as_deref().unwrap_or("none"),
-                w.private_ip.as_deref().unwrap_or("none")
-            ),
-            theme.text,
-        ),
+        Span::styled(address, theme.text),
     ]));
     lines.push(Line::from(vec![
         label("Template"),
@@ -285,7 +296,6 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let view = &app.workspaces;
     let shown = view.shown(&app.data);
     let side_by_side = area.width >= 150;
-    let wide = area.width >= 110;
     let (list_area, detail_area) = if side_by_side {
         let [a, b] = Layout::horizontal([Constraint::Percentage(62), Constraint::Percentage(38)])
             .areas(area);
@@ -330,7 +340,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         let mut state = TableState::default();
         state.select(selected_index(&keys, view.selected.as_deref()));
         frame.render_stateful_widget(
-            table(app, &shown, wide, theme).block(block),
+            table(app, &shown, list_area.width, theme).block(block),
             list_area,
             &mut state,
         );

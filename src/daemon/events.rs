@@ -122,30 +122,9 @@ fn event_for(record: &TransitionRecord) -> Option<DaemonEvent> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::daemon::store::NewWorkspace;
+    use crate::daemon::store::tests::new_workspace;
     use crate::model::workspace::Action;
     use chrono::Utc;
-
-    fn new_workspace(name: &str) -> NewWorkspace {
-        NewWorkspace {
-            name: name.to_string(),
-            region: "us-east-1".into(),
-            template: "T".into(),
-            size: None,
-            instance_type: "t3.medium".into(),
-            spot: false,
-            project: None,
-            budget: None,
-            root_volume_gb: 20,
-            root_volume_type: "gp3".into(),
-            hibernation_requested: false,
-            launch_token: uuid::Uuid::new_v4().to_string(),
-            ttl: None,
-            service_secret: "s".into(),
-            ssh_user: None,
-            services: vec![],
-        }
-    }
 
     async fn next_change(events: &mut broadcast::Receiver<DaemonEvent>) -> StateChangedEvent {
         let event = tokio::time::timeout(Duration::from_secs(5), events.recv())

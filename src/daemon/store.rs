@@ -814,10 +814,11 @@ async fn insert_transition(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn new_workspace(name: &str) -> NewWorkspace {
+    /// A workspace row to insert, for tests here and in other daemon modules.
+    pub(crate) fn new_workspace(name: &str) -> NewWorkspace {
         NewWorkspace {
             name: name.to_string(),
             region: "us-east-1".into(),

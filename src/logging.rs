@@ -31,6 +31,7 @@ pub fn init(
     // The SDK is chatty at info; its warnings still come through.
     let quiet = "aws_config=warn,aws_smithy_runtime=warn,aws_smithy_runtime_api=warn,\
                  aws_sdk_ec2=warn,aws_sdk_ssm=warn,aws_sdk_sts=warn,hyper=warn,sqlx=warn";
+    check_filter(filter)?;
     let filter = EnvFilter::try_new(format!("{quiet},{filter}")).with_context(|| {
         format!("log filter {filter:?} is not valid; write e.g. \"info\" or \"prism=debug\"")
     })?;
@@ -46,4 +47,47 @@ pub fn init(
         .try_init()
         .ok();
     Ok(guard)
+}
+
+/// Refuses a filter whose bare words are not levels. tracing reads a bare word such as
+/// `nonsense` as "everything from the module `nonsense`", which silently turns every other log
+/// line off, errors included.
+pub fn check_filter(filter: &str) -> anyhow::Result<()> {
+    for directive in filter.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let bare = !directive.contains('=') && !directive.contains('[');
+        if bare
+            && directive
+                .parse::<tracing_subscriber::filter::LevelFilter>()
+                .is_err()
+        {
+            anyhow::bail!(
+                "log filter {filter:?}: '{directive}' is not a level; write a level (error, warn, \
+                 info, debug, trace, off) or module=level, e.g. \"info\" or \"info,prism=debug\""
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: `log = "nonsense"` was accepted and the daemon then logged nothing at all.
+    #[test]
+    fn bare_words_that_are_not_levels_are_refused() {
+        for good in [
+            "info",
+            "warn,prism=debug",
+            "prism=trace",
+            "off",
+            " info , sqlx=warn ",
+        ] {
+            assert!(check_filter(good).is_ok(), "{good}");
+        }
+        for bad in ["nonsense", "info,loud", "garbage((("] {
+            let error = check_filter(bad).expect_err(bad).to_string();
+            assert!(error.contains("is not a level"), "{error}");
+        }
+    }
 }

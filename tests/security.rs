@@ -161,3 +161,32 @@ async fn loopback_clients_without_an_origin_still_work() {
     daemon.client().start(&name).await.expect("start");
     daemon.wait_for(&name, WorkspaceState::Running).await;
 }
+
+/// Regression: a WebSocket upgrade with a foreign Origin got `101` and the live events.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_foreign_page_cannot_open_the_event_stream() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+    let daemon = Daemon::start();
+    let url = format!("{}/api/v1/ws", daemon.url.replacen("http://", "ws://", 1));
+    let mut request = url.as_str().into_client_request().expect("request");
+    request.headers_mut().insert(
+        "origin",
+        "http://evil.example.com".parse().expect("header value"),
+    );
+    match tokio_tungstenite::connect_async(request).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 403);
+        }
+        Err(other) => panic!("expected a 403 refusal, got {other}"),
+        Ok(_) => panic!("a foreign origin opened the event stream"),
+    }
+    // The daemon's own clients (no Origin) still get the stream.
+    let mut events = daemon.client().subscribe().await.expect("subscribe");
+    let hello = tokio::time::timeout(Duration::from_secs(5), events.next())
+        .await
+        .expect("in time");
+    assert!(matches!(
+        hello,
+        Some(Ok(prism::model::api::DaemonEvent::Hello { .. }))
+    ));
+}

@@ -89,7 +89,26 @@ fn process_ended(pid: u32) -> Option<bool> {
 pub async fn stop(client: &DaemonClient, format: Format, timeout: Duration) -> Result<(), Failure> {
     let runtime_path = Dirs::discover().ok().map(|dirs| dirs.runtime_file());
     let recorded = runtime_path.as_deref().and_then(read_runtime);
-    let answer = client.shutdown().await.map_err(|e| report(&e))?;
+    // A hung daemon must not hold this command for the client's full minute.
+    let answer = client
+        .clone()
+        .with_timeout(Duration::from_secs(10))
+        .shutdown()
+        .await
+        .map_err(|e| {
+            if let Some(info) = &recorded {
+                eprintln!(
+                    "note: {} recorded pid {}; if it is hung, `kill -TERM {}` stops it \
+                     (a crash loses nothing: the next start reconciles with EC2)",
+                    runtime_path
+                        .as_deref()
+                        .map_or("the runtime file".into(), |p| p.display().to_string()),
+                    info.pid,
+                    info.pid
+                );
+            }
+            report(&e)
+        })?;
     if format == Format::Table {
         say!(
             "{} ({} background operations, waiting up to {} s)",

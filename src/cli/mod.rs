@@ -59,13 +59,13 @@ pub enum Command {
 pub struct TuiArgs {
     /// Seconds between refreshes from the daemon (2-3600; default 30, or `refresh_secs` in
     /// tui.toml).
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(2..=3600))]
     pub refresh: Option<u64>,
     /// Look but never change anything: every action that would touch a workspace is disabled.
     #[arg(long)]
     pub readonly: bool,
     /// The bundled keymap to start from: default or vim (your keymap.toml still applies).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = ["default", "vim"])]
     pub keymap: Option<String>,
 }
 

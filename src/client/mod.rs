@@ -61,6 +61,12 @@ impl ClientError {
     pub fn remediation(&self) -> String {
         match self {
             ClientError::Api { body, .. } => body.error.remediation.clone(),
+            // It took the connection but never answered: it runs, but is stuck or very busy.
+            ClientError::Unreachable { reason, .. } if reason.contains("timed out") => {
+                "The daemon accepted the connection but did not answer in time: it may be hung \
+                 or very busy. See its log (logs/ in the data directory); restarting it is safe"
+                    .into()
+            }
             ClientError::Unreachable { .. } => {
                 "Start the daemon with 'prism daemon' (or the README's sandbox command), or point \
                  PRISM_DAEMON_URL at it"

@@ -27,7 +27,13 @@ fn check_content_type(req: &Request) -> Result<(), ApiError> {
         return Ok(());
     };
     let text = value.to_str().unwrap_or_default().to_ascii_lowercase();
-    if text.starts_with("application/json") || text.contains("+json") {
+    // The media type before any parameters (`; charset=utf-8`): JSON, or a `+json` type.
+    let media = text.split(';').next().unwrap_or_default().trim();
+    let json = media == "application/json"
+        || media
+            .strip_prefix("application/")
+            .is_some_and(|sub| sub.ends_with("+json"));
+    if json {
         Ok(())
     } else {
         Err(ApiError::new(
@@ -148,7 +154,7 @@ impl<'de> serde::Deserialize<'de> for NoParameters {
             serde_json::Value::Object(fields) => {
                 let names: Vec<String> = fields.keys().map(|k| format!("'{k}'")).collect();
                 Err(D::Error::custom(format!(
-                    "this action takes no parameters, but the body has {}",
+                    "this takes no parameters, but the request has {}",
                     names.join(", ")
                 )))
             }
@@ -162,6 +168,25 @@ impl<'de> serde::Deserialize<'de> for NoParameters {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: `Content-Type: application/jsonx` was taken for JSON.
+    #[test]
+    fn only_json_media_types_are_json() {
+        let with = |value: &str| {
+            let request = axum::http::Request::builder()
+                .header(header::CONTENT_TYPE, value)
+                .body(axum::body::Body::empty())
+                .expect("request");
+            check_content_type(&request).is_ok()
+        };
+        assert!(with("application/json"));
+        assert!(with("application/json; charset=utf-8"));
+        assert!(with("Application/JSON"));
+        assert!(with("application/merge-patch+json"));
+        assert!(!with("application/jsonx"));
+        assert!(!with("text/json+html"));
+        assert!(!with("text/plain"));
+    }
     use crate::model::api::{ExtendRequest, LaunchRequest, TerminateRequest};
 
     fn message<T: DeserializeOwned + std::fmt::Debug>(body: &str) -> String {
@@ -196,7 +221,7 @@ mod tests {
             ),
             (
                 message::<NoParameters>("{\"force\": true}"),
-                "takes no parameters, but the body has 'force'",
+                "takes no parameters, but the request has 'force'",
             ),
             (
                 message::<TerminateRequest>("5"),

@@ -146,28 +146,52 @@ pub enum Fetch {
     Connect(String),
 }
 
+/// The workspace a change is for. Changes go to the daemon by instance id when there is one,
+/// so that a dialog opened for one workspace can never act on another that took its name
+/// meanwhile (a terminate and a new launch while the dialog was open); by name before the
+/// launch has reached EC2.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub name: String,
+    pub id: Option<String>,
+}
+
+impl Target {
+    pub fn of(workspace: &Workspace) -> Target {
+        Target {
+            name: workspace.name.clone(),
+            id: workspace.id.clone(),
+        }
+    }
+
+    /// What the daemon is asked about: the instance id, or the name.
+    pub fn key(&self) -> &str {
+        self.id.as_deref().unwrap_or(&self.name)
+    }
+}
+
 /// A change asked of the daemon.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Mutation {
     Launch(LaunchRequest),
-    Stop(String),
-    Start(String),
-    Resume(String),
-    Hibernate(String),
-    Terminate { name: String, backup: bool },
-    Extend { name: String, hours: i64 },
+    Stop(Target),
+    Start(Target),
+    Resume(Target),
+    Hibernate(Target),
+    Terminate { target: Target, backup: bool },
+    Extend { target: Target, hours: i64 },
 }
 
 impl Mutation {
-    /// The workspace it acts on.
+    /// The workspace it acts on, by name.
     pub fn name(&self) -> &str {
         match self {
             Mutation::Launch(request) => &request.name,
-            Mutation::Stop(name)
-            | Mutation::Start(name)
-            | Mutation::Resume(name)
-            | Mutation::Hibernate(name) => name,
-            Mutation::Terminate { name, .. } | Mutation::Extend { name, .. } => name,
+            Mutation::Stop(target)
+            | Mutation::Start(target)
+            | Mutation::Resume(target)
+            | Mutation::Hibernate(target) => &target.name,
+            Mutation::Terminate { target, .. } | Mutation::Extend { target, .. } => &target.name,
         }
     }
 

@@ -61,17 +61,14 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     if app.settings.readonly {
         left.push(Span::styled("[read-only] ", theme.warn));
     }
-    if let Link::Down { since, .. } = &app.data.link {
+    if let Link::Down { .. } = &app.data.link {
         // The banner takes the whole line: it is the one thing that matters now.
         let address = app.data.daemon_url.trim_start_matches("http://");
         let stale = match app.data_age() {
-            Some(age_now) => format!(" · stale data, {} old", age(age_now)),
+            Some(age_now) => format!(" · data {} old (stale)", age(age_now)),
             None => String::new(),
         };
-        let banner = format!(
-            "daemon unreachable at {address} — retrying (down {}){stale}",
-            age(app.now - *since)
-        );
+        let banner = format!("daemon unreachable at {address} — retrying{stale}");
         let used: usize = left.iter().map(|s| s.content.width()).sum();
         let room = usize::from(area.width).saturating_sub(used);
         left.push(Span::styled(

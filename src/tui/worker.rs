@@ -128,22 +128,23 @@ async fn run_fetch(fetch: Fetch, finder: &Finder) -> Reply {
 async fn run_mutation(mutation: Mutation, client: &DaemonClient) -> Reply {
     let result = match &mutation {
         Mutation::Launch(request) => client.launch(request).await.map(|r| r.message),
-        Mutation::Stop(name) => client.stop(name).await.map(|r| r.message),
-        Mutation::Start(name) => client.start(name).await.map(|r| r.message),
-        Mutation::Resume(name) => client.resume(name).await.map(|r| r.message),
-        Mutation::Hibernate(name) => client.hibernate(name).await.map(|r| {
+        Mutation::Stop(target) => client.stop(target.key()).await.map(|r| r.message),
+        Mutation::Start(target) => client.start(target.key()).await.map(|r| r.message),
+        Mutation::Resume(target) => client.resume(target.key()).await.map(|r| r.message),
+        Mutation::Hibernate(target) => client.hibernate(target.key()).await.map(|r| {
             format!(
                 "'{}' {}; saves {}",
                 r.name, r.new_state, r.estimated_savings
             )
         }),
-        Mutation::Terminate { name, backup } => {
-            client.terminate(name, *backup).await.map(|r| r.message)
-        }
-        Mutation::Extend { name, hours } => client
-            .extend(name, Some(*hours))
+        Mutation::Terminate { target, backup } => client
+            .terminate(target.key(), *backup)
             .await
-            .map(|()| format!("'{name}' extended by {hours} h")),
+            .map(|r| r.message),
+        Mutation::Extend { target, hours } => client
+            .extend(target.key(), Some(*hours))
+            .await
+            .map(|()| format!("'{}' extended by {hours} h", target.name)),
     };
     Reply::Mutated(mutation, result.map_err(FetchError::from))
 }

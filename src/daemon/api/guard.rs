@@ -6,8 +6,10 @@
 //!
 //! - a `Host` header that is present must name this machine (see
 //!   [`crate::model::address::is_loopback_authority`]), which defeats rebinding;
-//! - a request that changes something must not carry a foreign `Origin`, nor a
-//!   `Sec-Fetch-Site` saying another site (or a sibling on another port) sent it.
+//! - a request that changes something, or opens a WebSocket (the event stream, which CORS does
+//!   not protect: a browser lets any page read a socket it opened), must not carry a foreign
+//!   `Origin`, nor a `Sec-Fetch-Site` saying another site (or a sibling on another port) sent
+//!   it.
 //!
 //! Clients that are not browsers (the CLI, curl, scripts) send no `Origin` and pass. No CORS
 //! headers are ever sent, so browsers also keep foreign pages from reading any answer.
@@ -57,7 +59,11 @@ fn check(method: &Method, uri: &Uri, headers: &HeaderMap) -> Result<(), ApiError
         return Err(forbidden_host(authority.as_str()));
     }
 
-    if !changes_state(method) {
+    let opens_socket = headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if !changes_state(method) && !opens_socket {
         return Ok(());
     }
     for origin in headers.get_all(header::ORIGIN) {
@@ -131,6 +137,29 @@ mod tests {
     fn code(method: Method, pairs: &[(&str, &str)]) -> Option<&'static str> {
         let uri = Uri::from_static("/api/v1/instances/x/stop");
         check(&method, &uri, &headers(pairs)).err().map(|e| e.code)
+    }
+
+    /// Regression: a page on any site could open the event stream and read every workspace's
+    /// name, instance id and state changes (CORS does not cover WebSockets).
+    #[test]
+    fn a_foreign_page_cannot_open_the_event_stream() {
+        let upgrade = [("host", "127.0.0.1:8947"), ("upgrade", "websocket")];
+        assert_eq!(
+            code(Method::GET, &upgrade),
+            None,
+            "the dashboard sends no Origin"
+        );
+        let mut foreign = upgrade.to_vec();
+        foreign.push(("origin", "http://evil.example.com"));
+        assert_eq!(code(Method::GET, &foreign), Some("CROSS_SITE_REQUEST"));
+        let mut fetched = upgrade.to_vec();
+        fetched.push(("sec-fetch-site", "cross-site"));
+        assert_eq!(code(Method::GET, &fetched), Some("CROSS_SITE_REQUEST"));
+        // A plain GET from a page is still only a read the browser keeps from the page.
+        assert_eq!(
+            code(Method::GET, &[("origin", "http://evil.example.com")]),
+            None
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ use axum::{Json, Router};
 use chrono::Utc;
 
 use crate::daemon::error::ApiResult;
+use crate::daemon::extract::{NoParameters, OptionalJsonBody};
 use crate::daemon::state::AppState;
 use crate::model::api::{DaemonStatus, ShutdownResponse};
 use crate::model::workspace::{WorkspaceState, human_duration};
@@ -56,7 +57,10 @@ async fn status(State(state): State<AppState>) -> ApiResult<Json<DaemonStatus>> 
     }))
 }
 
-async fn shutdown(State(state): State<AppState>) -> Json<ShutdownResponse> {
+async fn shutdown(
+    State(state): State<AppState>,
+    OptionalJsonBody(NoParameters {}): OptionalJsonBody<NoParameters>,
+) -> Json<ShutdownResponse> {
     tracing::info!("shutdown requested through the API");
     let active = u32::try_from(state.tasks.len()).unwrap_or(u32::MAX);
     state.shutdown.cancel();

@@ -4,7 +4,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::{App, Effect, Fetch, Mutation, Prompt, PromptKind, Tab};
+use super::{App, Effect, Fetch, Mutation, Prompt, PromptKind, Tab, Target};
 use crate::model::api::Workspace;
 use crate::model::workspace::{self, WorkspaceState};
 use crate::tui::action::{Action, TAB_COUNT};
@@ -39,9 +39,7 @@ impl App {
     /// pasted text can never run shortcuts or confirm a dialog.
     pub(super) fn on_paste(&mut self, text: &str) {
         if let Some(popup) = self.popup.as_mut() {
-            if !popup.paste(text) {
-                self.info("paste ignored: no text field has focus");
-            }
+            popup.paste(text);
             return;
         }
         if let Some(prompt) = self.prompt.as_mut() {
@@ -50,9 +48,7 @@ impl App {
                 let value = prompt.input.value().to_string();
                 self.set_filter(value);
             }
-            return;
         }
-        self.info("paste ignored: no text field has focus");
     }
 
     fn on_outcome(&mut self, outcome: Outcome, effects: &mut Vec<Effect>) {
@@ -379,12 +375,12 @@ impl App {
             return;
         }
         match (action, model_action) {
-            (Action::Stop, _) => self.submit(Mutation::Stop(name.to_string()), effects),
+            (Action::Stop, _) => self.submit(Mutation::Stop(Target::of(&found)), effects),
             (_, Some(workspace::Action::Resume)) => {
-                self.submit(Mutation::Resume(name.to_string()), effects)
+                self.submit(Mutation::Resume(Target::of(&found)), effects)
             }
             (_, Some(workspace::Action::Start)) => {
-                self.submit(Mutation::Start(name.to_string()), effects)
+                self.submit(Mutation::Start(Target::of(&found)), effects)
             }
             (Action::Hibernate, _) => {
                 self.popup = Some(Popup::Hibernate(

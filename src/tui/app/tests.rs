@@ -8,6 +8,11 @@ use crate::model::workspace::WorkspaceState;
 use crate::tui::popups::Popup;
 use crate::tui::snapshots::{app_with, full_data, key, now, type_text, workspace};
 
+/// The live fixture workspace of that name, as a change names it.
+fn target(name: &str) -> Target {
+    Target::of(full_data().workspace(name).expect("a fixture workspace"))
+}
+
 fn unreachable() -> FetchError {
     FetchError {
         unreachable: true,
@@ -364,7 +369,7 @@ fn hibernate_confirms_and_a_workspace_that_cannot_hibernate_is_offered_a_stop() 
     app.workspaces.select_name(&app.data, "ml-research");
     app.update(key(KeyCode::Char('h')));
     let sent = mutations(&app.update(key(KeyCode::Enter)));
-    assert_eq!(sent, vec![Mutation::Hibernate("ml-research".into())]);
+    assert_eq!(sent, vec![Mutation::Hibernate(target("ml-research"))]);
 
     let mut app = app_with(full_data());
     app.tab = Tab::Workspaces;
@@ -376,7 +381,7 @@ fn hibernate_confirms_and_a_workspace_that_cannot_hibernate_is_offered_a_stop() 
     app.update(key(KeyCode::Char('h')));
     app.update(key(KeyCode::Left));
     let sent = mutations(&app.update(key(KeyCode::Enter)));
-    assert_eq!(sent, vec![Mutation::Stop("gpu-training".into())]);
+    assert_eq!(sent, vec![Mutation::Stop(target("gpu-training"))]);
 }
 
 #[test]
@@ -392,7 +397,7 @@ fn terminate_needs_the_name_typed() {
     assert_eq!(
         sent,
         vec![Mutation::Terminate {
-            name: "rocky-build".into(),
+            target: target("rocky-build"),
             backup: false
         }]
     );
@@ -405,12 +410,12 @@ fn start_resumes_a_hibernated_workspace_and_starts_a_stopped_one() {
     app.workspaces.select_name(&app.data, "r-stats");
     assert_eq!(
         mutations(&app.update(key(KeyCode::Char('S')))),
-        vec![Mutation::Resume("r-stats".into())]
+        vec![Mutation::Resume(target("r-stats"))]
     );
     app.workspaces.select_name(&app.data, "rocky-build");
     assert_eq!(
         mutations(&app.update(key(KeyCode::Char('S')))),
-        vec![Mutation::Start("rocky-build".into())]
+        vec![Mutation::Start(target("rocky-build"))]
     );
 }
 
@@ -443,7 +448,7 @@ fn extend_sends_the_hours_typed() {
     assert_eq!(
         sent,
         vec![Mutation::Extend {
-            name: "ml-research".into(),
+            target: target("ml-research"),
             hours: 12
         }]
     );
@@ -455,7 +460,7 @@ fn command_line_runs_actions_by_name() {
     app.update(key(KeyCode::Char(':')));
     type_text(&mut app, "stop ml-research");
     let sent = mutations(&app.update(key(KeyCode::Enter)));
-    assert_eq!(sent, vec![Mutation::Stop("ml-research".into())]);
+    assert_eq!(sent, vec![Mutation::Stop(target("ml-research"))]);
     assert!(app.prompt.is_none());
 
     app.update(key(KeyCode::Char(':')));
@@ -589,6 +594,7 @@ fn commands_act_on_the_live_workspace_when_a_name_was_reused() {
     let mut data = full_data();
     let mut old = workspace("ml-research", WorkspaceState::Terminated, "t3.large");
     old.created_at = now() - Duration::days(3);
+    old.id = Some("i-0000000000000old1".into());
     if let Some(list) = data.workspaces.as_mut() {
         list.insert(0, old);
     }
@@ -596,7 +602,7 @@ fn commands_act_on_the_live_workspace_when_a_name_was_reused() {
     app.update(key(KeyCode::Char(':')));
     type_text(&mut app, "stop ml-research");
     let sent = mutations(&app.update(key(KeyCode::Enter)));
-    assert_eq!(sent, vec![Mutation::Stop("ml-research".into())]);
+    assert_eq!(sent, vec![Mutation::Stop(target("ml-research"))]);
 
     // An event for the new one moves the new one, not the terminated row.
     let event = crate::model::api::StateChangedEvent {
@@ -647,4 +653,38 @@ fn a_paste_never_runs_keys_or_confirms_a_dialog() {
         }
         other => panic!("the form should be open: {other:?}"),
     }
+}
+
+/// Regression: a terminate dialog left open while its workspace was terminated and a new one
+/// launched under the same name destroyed the new one, because changes went by name.
+#[test]
+fn a_dialog_acts_on_the_instance_it_was_opened_for() {
+    let mut app = app_with(full_data());
+    app.tab = Tab::Workspaces;
+    app.workspaces.select_name(&app.data, "rocky-build");
+    app.update(key(KeyCode::Char('x')));
+    let opened_for = app
+        .data
+        .workspace("rocky-build")
+        .and_then(|w| w.id.clone())
+        .expect("an instance id");
+    // Meanwhile the list changes: that workspace is gone and a new one has its name.
+    let mut list: Vec<Workspace> = workspaces_fixture()
+        .into_iter()
+        .filter(|w| w.name != "rocky-build")
+        .collect();
+    let mut newer = workspace("rocky-build", WorkspaceState::Running, "t3.large");
+    newer.id = Some("i-0000000000000new1".into());
+    list.push(newer);
+    poll_ok(&mut app, list);
+    type_text(&mut app, "rocky-build");
+    let sent = mutations(&app.update(key(KeyCode::Enter)));
+    let [Mutation::Terminate { target, .. }] = sent.as_slice() else {
+        panic!("expected a terminate: {sent:?}");
+    };
+    assert_eq!(
+        target.key(),
+        opened_for,
+        "sent for the instance the dialog showed"
+    );
 }

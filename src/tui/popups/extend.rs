@@ -10,13 +10,15 @@ use ratatui::widgets::{Paragraph, Wrap};
 use super::{Outcome, frame_box, while_pending};
 use crate::model::api::Workspace;
 use crate::model::workspace::{MAX_EXTEND_HOURS, extend_ttl};
-use crate::tui::app::{App, Mutation};
+use crate::tui::app::{App, Mutation, Target};
 use crate::tui::theme::Theme;
 use crate::tui::widgets::text_input::{Accepts, TextInput};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct ExtendForm {
     pub name: String,
+    /// Who the change is sent for (by instance id once there is one).
+    pub target: Target,
     pub ttl: Option<DateTime<Utc>>,
     pub hours: TextInput,
     pub pending: Option<Mutation>,
@@ -27,6 +29,7 @@ impl ExtendForm {
     pub fn new(workspace: &Workspace) -> ExtendForm {
         ExtendForm {
             name: workspace.name.clone(),
+            target: Target::of(workspace),
             ttl: workspace.ttl,
             hours: TextInput::new(4).only(Accepts::Digits).with_value("4"),
             pending: None,
@@ -53,7 +56,7 @@ impl ExtendForm {
             KeyCode::Enter => match self.valid_hours() {
                 Ok(hours) => {
                     let mutation = Mutation::Extend {
-                        name: self.name.clone(),
+                        target: self.target.clone(),
                         hours,
                     };
                     self.pending = Some(mutation.clone());

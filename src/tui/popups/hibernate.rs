@@ -11,12 +11,14 @@ use ratatui::widgets::{Paragraph, Wrap};
 use super::{Outcome, button, frame_box, while_pending};
 use crate::model::api::Workspace;
 use crate::model::money::Money;
-use crate::tui::app::{App, Mutation};
+use crate::tui::app::{App, Mutation, Target};
 use crate::tui::theme::Theme;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct HibernateConfirm {
     pub name: String,
+    /// Who the change is sent for (by instance id once there is one).
+    pub target: Target,
     /// Whether the instance is configured for hibernation.
     pub capable: bool,
     /// Compute no longer paid per hour.
@@ -31,6 +33,7 @@ impl HibernateConfirm {
     pub fn new(workspace: &Workspace) -> HibernateConfirm {
         HibernateConfirm {
             name: workspace.name.clone(),
+            target: Target::of(workspace),
             capable: workspace.hibernation_capable,
             hourly_saving: workspace.hourly_rate,
             // Stopping loses memory: the safe choice is focused unless hibernation is real.
@@ -42,9 +45,9 @@ impl HibernateConfirm {
 
     fn mutation(&self) -> Mutation {
         if self.capable {
-            Mutation::Hibernate(self.name.clone())
+            Mutation::Hibernate(self.target.clone())
         } else {
-            Mutation::Stop(self.name.clone())
+            Mutation::Stop(self.target.clone())
         }
     }
 

@@ -8,13 +8,15 @@ use ratatui::widgets::{Paragraph, Wrap};
 
 use super::{Outcome, frame_box, while_pending};
 use crate::model::api::Workspace;
-use crate::tui::app::{App, Mutation};
+use crate::tui::app::{App, Mutation, Target};
 use crate::tui::theme::Theme;
 use crate::tui::widgets::text_input::TextInput;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct TerminateConfirm {
     pub name: String,
+    /// Who the change is sent for (by instance id once there is one).
+    pub target: Target,
     pub typed: TextInput,
     pub backup: bool,
     /// Whether the backup checkbox (rather than the name field) has focus.
@@ -27,6 +29,7 @@ impl TerminateConfirm {
     pub fn new(workspace: &Workspace) -> TerminateConfirm {
         TerminateConfirm {
             name: workspace.name.clone(),
+            target: Target::of(workspace),
             typed: TextInput::new(63),
             backup: false,
             backup_focused: false,
@@ -55,7 +58,7 @@ impl TerminateConfirm {
                     return Outcome::Stay;
                 }
                 let mutation = Mutation::Terminate {
-                    name: self.name.clone(),
+                    target: self.target.clone(),
                     backup: self.backup,
                 };
                 self.pending = Some(mutation.clone());

@@ -112,6 +112,13 @@ fn hourly_from_list(app: &App) -> Option<Money> {
 }
 
 fn summary_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
+    // Before the first answer there is nothing to sum: no zeros that look like figures.
+    if app.data.workspaces.is_none() {
+        return vec![Line::styled(
+            "waiting for the daemon's first answer…",
+            theme.muted,
+        )];
+    }
     let active = running(&app.data).len();
     let total = app
         .data
@@ -255,7 +262,12 @@ fn render_active(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 
 fn render_warnings(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let warnings = warnings(app);
-    let lines: Vec<Line> = if warnings.is_empty() {
+    let lines: Vec<Line> = if app.data.workspaces.is_none() {
+        vec![Line::styled(
+            "nothing known yet: the daemon has not answered",
+            theme.muted,
+        )]
+    } else if warnings.is_empty() {
         vec![Line::styled("ok: nothing needs attention", theme.ok)]
     } else {
         warnings

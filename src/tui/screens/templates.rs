@@ -140,7 +140,7 @@ fn info_lines(info: &TemplateInfo, region: &str, theme: &Theme) -> Vec<Line<'sta
             None => "price unknown".into(),
         };
         let name = if index == 0 { "Sizes" } else { "" };
-        lines.push(row(name, format!("{size:<6}{kind:<12}{price}{mark}")));
+        lines.push(row(name, format!("{size:<7}{kind:<13}{price}{mark}")));
     }
     lines.push(row(
         "Disk",
@@ -175,15 +175,45 @@ fn info_lines(info: &TemplateInfo, region: &str, theme: &Theme) -> Vec<Line<'sta
     lines
 }
 
+/// A file's name without its directory: the list is narrow and the directory is the same
+/// for every user template.
+fn file_name(path: &str) -> String {
+    std::path::Path::new(path)
+        .file_name()
+        .map_or(path.to_string(), |name| name.to_string_lossy().into_owned())
+}
+
+/// The files whose templates cannot be used, each once, in order.
+fn invalid_files(app: &App) -> Vec<String> {
+    let Some(validation) = &app.data.validation else {
+        return Vec::new();
+    };
+    let mut files: Vec<String> = Vec::new();
+    let candidates = validation
+        .validation_results
+        .iter()
+        .filter(|r| r.status != "valid")
+        .map(|r| &r.file)
+        .chain(validation.errors.iter().map(|e| &e.file));
+    for file in candidates {
+        let name = file_name(file);
+        if !files.contains(&name) {
+            files.push(name);
+        }
+    }
+    files
+}
+
 /// Every template that cannot be used (they are not in the list, so this is the only place
-/// they show), and the selected template's own warnings, each once.
+/// their reasons show), and the selected template's own warnings: each message once per file.
 fn problems(app: &App, slug: Option<&str>) -> Vec<(bool, String)> {
     let Some(validation) = &app.data.validation else {
         return Vec::new();
     };
     let name = slug.and_then(|s| app.data.templates().iter().find(|t| t.slug == s));
     let mut out: Vec<(bool, String)> = Vec::new();
-    let mut add = |invalid: bool, text: String| {
+    let mut add = |invalid: bool, file: &str, issue: &str| {
+        let text = format!("{}: {issue}", file_name(file));
         if !out.iter().any(|(_, seen)| *seen == text) {
             out.push((invalid, text));
         }
@@ -193,15 +223,12 @@ fn problems(app: &App, slug: Option<&str>) -> Vec<(bool, String)> {
         let invalid = result.status != "valid";
         if ours || invalid {
             for issue in &result.issues {
-                add(
-                    invalid,
-                    format!("{} ({}): {issue}", result.template, result.file),
-                );
+                add(invalid, &result.file, issue);
             }
         }
     }
     for error in &validation.errors {
-        add(true, format!("{}: {}", error.file, error.message));
+        add(true, &error.file, &error.message);
     }
     out
 }
@@ -249,20 +276,13 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             })
             .collect();
         // Templates that cannot be used, after the usable ones (so selection indices stay
-        // those of the usable list), marked so they are seen without colour too.
-        if let Some(validation) = &app.data.validation {
-            let mut bad: Vec<String> = validation
-                .validation_results
-                .iter()
-                .filter(|r| r.status != "valid")
-                .map(|r| r.template.clone())
-                .chain(validation.errors.iter().map(|e| e.file.clone()))
-                .collect();
-            bad.dedup();
-            items.extend(bad.into_iter().map(|name| {
-                ListItem::new(Line::styled(format!("! {name} (invalid)"), theme.danger))
-            }));
-        }
+        // those of the usable list), each file once, by its file name, marked so they are seen
+        // without colour too. Their problems are in the details pane.
+        items.extend(
+            invalid_files(app).into_iter().map(|file| {
+                ListItem::new(Line::styled(format!("! {file} (invalid)"), theme.danger))
+            }),
+        );
         let slugs: Vec<String> = shown.iter().map(|t| t.slug.clone()).collect();
         let mut state = ListState::default();
         state.select(selected_index(&slugs, view.selected.as_deref()));

@@ -11,4 +11,5 @@ pub mod daemon;
 pub mod logging;
 pub mod model;
 pub mod paths;
+pub mod token;
 pub mod tui;

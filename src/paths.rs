@@ -15,6 +15,8 @@ use serde::{Deserialize, Serialize};
 pub struct Dirs {
     pub config: PathBuf,
     pub data: PathBuf,
+    /// Where the daemon's socket lives: private to the user (0700).
+    pub runtime: PathBuf,
 }
 
 impl Dirs {
@@ -36,7 +38,32 @@ impl Dirs {
                 .map(|p| p.data_dir().to_path_buf())
                 .ok_or("cannot find a home directory; set PRISM_DATA_DIR")?,
         };
-        Ok(Dirs { config, data })
+        // Each data directory gets its own socket: under it when the data directory was
+        // chosen explicitly (several daemons of one user, as in tests), else in the user's
+        // runtime directory as the platform expects.
+        let runtime = match std::env::var_os("PRISM_RUNTIME_DIR") {
+            Some(dir) => PathBuf::from(dir),
+            None if std::env::var_os("PRISM_DATA_DIR").is_some() => data.join("run"),
+            None => match std::env::var_os("XDG_RUNTIME_DIR") {
+                Some(dir) if !dir.is_empty() => PathBuf::from(dir).join("prism"),
+                _ => data.join("run"),
+            },
+        };
+        Ok(Dirs {
+            config,
+            data,
+            runtime,
+        })
+    }
+
+    /// The daemon's Unix socket.
+    pub fn socket_file(&self) -> PathBuf {
+        self.runtime.join("daemon.sock")
+    }
+
+    /// The bearer token for TCP clients (0600).
+    pub fn token_file(&self) -> PathBuf {
+        self.config.join("token")
     }
 
     pub fn config_file(&self) -> PathBuf {
@@ -48,11 +75,16 @@ impl Dirs {
     }
 }
 
-/// What a running daemon writes to its data directory so that clients and tests find it.
+/// What a running daemon writes to its data directory (0600) so that clients and tests find
+/// it: clients prefer the socket, and use TCP only when told to.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuntimeInfo {
     pub pid: u32,
-    pub address: SocketAddr,
+    /// The TCP address, when the daemon serves TCP (it may not: see `tcp_fallback`).
+    pub address: Option<SocketAddr>,
+    /// The Unix socket.
+    #[serde(default)]
+    pub socket: Option<PathBuf>,
     pub started_at: DateTime<Utc>,
 }
 

@@ -10,6 +10,7 @@ fn prism(daemon: &Daemon, args: &[&str]) -> Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_prism"))
         .args(args)
         .env("PRISM_DAEMON_URL", &daemon.url)
+        .env("PRISM_CONFIG_DIR", daemon.config_dir())
         .output()
         .expect("run prism")
 }
@@ -153,6 +154,7 @@ async fn a_closed_pipe_ends_output_quietly() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_prism"))
         .args(["templates", "list"])
         .env("PRISM_DAEMON_URL", &daemon.url)
+        .env("PRISM_CONFIG_DIR", daemon.config_dir())
         .stdout(writer)
         .output()
         .expect("run");

@@ -283,10 +283,15 @@ async fn a_rebuilt_workspace_shows_no_made_up_secrets_and_keeps_its_services() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_prism"))
         .args(["workspace", "connect", &jupyter])
         .env("PRISM_DAEMON_URL", &daemon.url)
+        .env("PRISM_CONFIG_DIR", daemon.config_dir())
         .output()
         .expect("run");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}");
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(!text.contains("token:"), "{text}");
     assert!(text.contains("The Jupyter token is not shown"), "{text}");
 }

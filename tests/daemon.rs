@@ -324,8 +324,8 @@ async fn without_user_or_logname_the_owner_is_the_system_login_name() {
         assert!(Instant::now() < deadline, "the daemon did not start");
         std::thread::sleep(Duration::from_millis(50));
     };
-    let client =
-        prism::client::DaemonClient::new(&format!("http://{}", info.address)).expect("client");
+    let socket = info.socket.clone().expect("a socket");
+    let client = prism::client::DaemonClient::over_socket(&socket).expect("client");
     let status = client.status().await;
     let _ = child.kill();
     let _ = child.wait();
@@ -363,12 +363,14 @@ async fn listen_accepts_localhost_and_still_refuses_public_addresses() {
         assert!(Instant::now() < deadline, "the daemon did not start");
         std::thread::sleep(Duration::from_millis(50));
     };
-    let client =
-        prism::client::DaemonClient::new(&format!("http://{}", info.address)).expect("client");
+    let address = info.address.expect("serves TCP");
+    let client = prism::client::DaemonClient::new(&format!("http://{address}"))
+        .expect("client")
+        .with_token(Some(daemon.token()));
     let status = client.status().await;
     let _ = child.kill();
     let _ = child.wait();
-    assert!(info.address.ip().is_loopback(), "{}", info.address);
+    assert!(address.ip().is_loopback(), "{address}");
     status.expect("serves on localhost");
 
     for (address, expected) in [

@@ -136,10 +136,18 @@ async fn a_plain_request_to_the_stream_gets_an_api_error() {
 #[tokio::test(flavor = "multi_thread")]
 async fn pings_are_answered_and_a_client_close_ends_the_socket_cleanly() {
     let daemon = Daemon::start();
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
     let url = format!("{}/api/v1/ws", daemon.url.replacen("http://", "ws://", 1));
+    let mut request = url.as_str().into_client_request().expect("request");
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", daemon.token().expose())
+            .parse()
+            .expect("header"),
+    );
     let (mut socket, _) = tokio::time::timeout(
         Duration::from_secs(5),
-        tokio_tungstenite::connect_async(url.as_str()),
+        tokio_tungstenite::connect_async(request),
     )
     .await
     .expect("connects in time")

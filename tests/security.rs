@@ -173,6 +173,13 @@ async fn a_foreign_page_cannot_open_the_event_stream() {
         "origin",
         "http://evil.example.com".parse().expect("header value"),
     );
+    // Even with the token: a page must not open it.
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", daemon.token().expose())
+            .parse()
+            .expect("header value"),
+    );
     match tokio_tungstenite::connect_async(request).await {
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
             assert_eq!(response.status(), 403);

@@ -122,7 +122,17 @@ pub async fn stop(client: &DaemonClient, format: Format, timeout: Duration) -> R
     // daemon that does not say its pid, the same address).
     let ours = recorded.filter(|info| match answer.pid {
         Some(pid) => info.pid == pid,
-        None => format!("http://{}/", info.address) == client.url(),
+        None => {
+            let tcp = info.address.map(|a| format!("http://{a}/"));
+            let socket = info
+                .socket
+                .as_ref()
+                .map(|p| format!("unix:{}", p.display()));
+            [tcp, socket]
+                .iter()
+                .flatten()
+                .any(|known| known == client.url())
+        }
     });
     let pid = answer.pid.or(ours.as_ref().map(|info| info.pid));
     let awaited = match (pid, ours, runtime_path) {
@@ -167,6 +177,44 @@ pub async fn stop(client: &DaemonClient, format: Format, timeout: Duration) -> R
                 .unwrap_or_default(),
             started.elapsed().as_secs_f64()
         ),
+    }
+    Ok(())
+}
+
+/// Prints the token from the token file. It is read from the file rather than asked of the
+/// daemon, so that it works for scripts whatever transport they use.
+pub fn print_token() -> Result<(), Failure> {
+    let dirs = Dirs::discover().map_err(|e| {
+        eprintln!("error: {e}");
+        Failure::Usage
+    })?;
+    let path = dirs.token_file();
+    match crate::token::read(&path) {
+        Ok(Some(token)) => {
+            say!("{}", token.expose());
+            Ok(())
+        }
+        Ok(None) => {
+            eprintln!("error: there is no token yet at {}", path.display());
+            eprintln!("  hint: the daemon creates it on its first start: run 'prism daemon'");
+            Err(Failure::Api)
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            Err(Failure::Api)
+        }
+    }
+}
+
+/// Asks the daemon for a new token.
+pub async fn rotate_token(client: &DaemonClient, format: Format) -> Result<(), Failure> {
+    let answer = client.rotate_token().await.map_err(|e| report(&e))?;
+    match format {
+        Format::Json => json(&answer),
+        Format::Table => {
+            say!("{}", answer.message);
+            say!("token file: {}", answer.token_file);
+        }
     }
     Ok(())
 }

@@ -95,6 +95,11 @@ pub enum DaemonCommand {
         #[arg(long, default_value_t = 35, value_parser = clap::value_parser!(u64).range(1..=3600))]
         timeout: u64,
     },
+    /// Print the bearer token that TCP clients must send, for scripts:
+    /// curl -H "Authorization: Bearer $(prism daemon token)" http://127.0.0.1:8947/api/v1/...
+    Token,
+    /// Replace the token with a new one; clients read it from the token file again.
+    RotateToken,
 }
 
 /// Which kind of failure, for the exit code.
@@ -149,6 +154,14 @@ pub async fn run_client(cli: Cli) -> ExitCode {
             command: Some(DaemonCommand::Stop { timeout }),
             ..
         }) => daemon::stop(&client, cli.output, std::time::Duration::from_secs(timeout)).await,
+        Command::Daemon(DaemonArgs {
+            command: Some(DaemonCommand::Token),
+            ..
+        }) => daemon::print_token(),
+        Command::Daemon(DaemonArgs {
+            command: Some(DaemonCommand::RotateToken),
+            ..
+        }) => daemon::rotate_token(&client, cli.output).await,
         Command::Daemon(_) | Command::Tui(_) => Err(Failure::Usage),
     };
     match result {

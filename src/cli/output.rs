@@ -100,6 +100,14 @@ pub async fn daemon_status(client: &DaemonClient, format: Format) -> Result<(), 
                     _ => status.aws_connectivity.clone(),
                 },
             ),
+            ("socket", or_dash(status.socket.clone())),
+            (
+                "tcp",
+                match (&status.tcp_address, &status.tcp_note) {
+                    (address, Some(note)) => format!("{} ({note})", or_dash(address.clone())),
+                    (address, None) => or_dash(address.clone()),
+                },
+            ),
             ("region", status.region.clone()),
             ("owner", status.owner.clone()),
             (

@@ -6,19 +6,25 @@ use std::time::Duration;
 
 use futures::{SinkExt as _, StreamExt as _};
 use reqwest::{StatusCode, Url};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpStream, UnixStream};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use super::{ClientError, api_error};
+use super::{ClientError, Transport, api_error};
 use crate::model::api::DaemonEvent;
+
+/// A byte stream to the daemon: TCP or the Unix socket.
+trait Duplex: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Duplex for T {}
 
 /// The longest wait for the stream to open, however long the client's request timeout.
 const CONNECT_TIMEOUT_CAP: Duration = Duration::from_secs(10);
 
 /// An open event stream. Read it with [`EventSubscription::next`]; dropping it disconnects.
 pub struct EventSubscription {
-    socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    socket: WebSocketStream<Box<dyn Duplex>>,
     url: String,
     /// The daemon sent its close frame: what follows is the end of the stream, not a fault.
     closing: bool,
@@ -35,21 +41,28 @@ impl fmt::Debug for EventSubscription {
 }
 
 impl EventSubscription {
-    /// Connects to `endpoint` (the stream's http URL), bounded by `timeout` (at most
-    /// [`CONNECT_TIMEOUT_CAP`]).
+    /// Connects to `endpoint` (the stream's http URL) over `transport`, bounded by `timeout`
+    /// (at most [`CONNECT_TIMEOUT_CAP`]). Over TCP the bearer token goes in the handshake's
+    /// `Authorization` header, never in the URL.
     pub(super) async fn connect(
         endpoint: Url,
+        transport: &Transport,
         timeout: Duration,
     ) -> Result<EventSubscription, ClientError> {
-        let url = stream_url(endpoint)?.to_string();
+        let ws_url = stream_url(endpoint)?;
+        let url = match transport {
+            Transport::Socket(path) => format!("unix:{}", path.display()),
+            Transport::Tcp { .. } => ws_url.to_string(),
+        };
         let limit = timeout.min(CONNECT_TIMEOUT_CAP);
-        match tokio::time::timeout(limit, tokio_tungstenite::connect_async(url.as_str())).await {
+        let opening = open(ws_url, transport, &url);
+        match tokio::time::timeout(limit, opening).await {
             Err(_) => Err(ClientError::Unreachable {
                 url,
                 reason: format!("the event stream did not open within {} s", limit.as_secs()),
             }),
-            Ok(Err(error)) => Err(connect_error(&url, error)),
-            Ok(Ok((socket, _))) => Ok(EventSubscription {
+            Ok(Err(error)) => Err(error),
+            Ok(Ok(socket)) => Ok(EventSubscription {
                 socket,
                 url,
                 closing: false,
@@ -103,6 +116,53 @@ impl EventSubscription {
         }
         None
     }
+}
+
+/// Connects the byte stream and performs the WebSocket handshake.
+async fn open(
+    ws_url: Url,
+    transport: &Transport,
+    shown: &str,
+) -> Result<WebSocketStream<Box<dyn Duplex>>, ClientError> {
+    let unreachable = |error: std::io::Error| ClientError::Unreachable {
+        url: shown.to_string(),
+        reason: error.to_string(),
+    };
+    let mut request = ws_url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| connect_error(shown, e))?;
+    let stream: Box<dyn Duplex> = match transport {
+        Transport::Socket(path) => Box::new(UnixStream::connect(path).await.map_err(unreachable)?),
+        Transport::Tcp { token } => {
+            if ws_url.scheme() != "ws" {
+                return Err(ClientError::Unreachable {
+                    url: shown.to_string(),
+                    reason: "the event stream is only served over plain loopback TCP".into(),
+                });
+            }
+            if let Some(token) = token {
+                let value = format!("Bearer {}", token.expose()).parse().map_err(|_| {
+                    ClientError::Protocol {
+                        url: shown.to_string(),
+                        reason: "the token cannot be sent as a header".into(),
+                    }
+                })?;
+                request.headers_mut().insert("authorization", value);
+            }
+            let host = ws_url.host_str().unwrap_or("127.0.0.1");
+            let port = ws_url.port_or_known_default().unwrap_or(80);
+            Box::new(
+                TcpStream::connect((host, port))
+                    .await
+                    .map_err(unreachable)?,
+            )
+        }
+    };
+    let (socket, _) = tokio_tungstenite::client_async(request, stream)
+        .await
+        .map_err(|e| connect_error(shown, e))?;
+    Ok(socket)
 }
 
 /// The WebSocket URL for an http one: `ws://` for `http://`, `wss://` for `https://`.

@@ -9,6 +9,7 @@ mod events;
 
 pub use events::EventSubscription;
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::NaiveDate;
@@ -18,11 +19,15 @@ use serde::de::DeserializeOwned;
 
 use crate::model::api::{
     ConnectInfo, CostHistory, CurrentCosts, DaemonStatus, ErrorBody, ExtendRequest,
-    HibernateResponse, HibernationStatus, LaunchRequest, LaunchResponse, ShutdownResponse,
-    StateChange, TemplateInfo, TemplateSummary, TerminateRequest, TerminateResponse,
-    ValidationSummary, Workspace,
+    HibernateResponse, HibernationStatus, LaunchRequest, LaunchResponse, RotateTokenResponse,
+    ShutdownResponse, StateChange, TemplateInfo, TemplateSummary, TerminateRequest,
+    TerminateResponse, ValidationSummary, Workspace,
 };
 use crate::paths::{Dirs, read_runtime};
+use crate::token::Token;
+
+/// The header every answer of a prism daemon carries (its version).
+pub const DAEMON_HEADER: &str = "x-prism-daemon";
 
 /// The daemon's default address.
 pub const DEFAULT_URL: &str = "http://127.0.0.1:8947";
@@ -72,6 +77,12 @@ impl ClientError {
                  PRISM_DAEMON_URL at it"
                     .into()
             }
+            ClientError::Protocol { reason, .. } if reason.starts_with("not a prism daemon") => {
+                "Another program answers there. If another user's daemon took port 8947, yours \
+                 serves its socket (the CLI and dashboard use it by themselves); check \
+                 --daemon-url / PRISM_DAEMON_URL"
+                    .into()
+            }
             ClientError::Protocol { .. } => {
                 "Check PRISM_DAEMON_URL: another program may be listening on that port".into()
             }
@@ -93,11 +104,23 @@ impl ClientError {
     }
 }
 
+/// How requests reach the daemon.
+#[derive(Clone, Debug)]
+pub enum Transport {
+    /// The daemon's Unix socket: only its user can connect, no token needed.
+    Socket(PathBuf),
+    /// TCP, with the bearer token when one was found.
+    Tcp { token: Option<Token> },
+}
+
 /// A connection to one daemon.
 #[derive(Clone, Debug)]
 pub struct DaemonClient {
     http: reqwest::Client,
     base: Url,
+    transport: Transport,
+    /// What to call the daemon in messages: its URL, or `unix:PATH`.
+    shown: String,
     /// The whole of one request: connecting, sending, and reading the answer.
     timeout: Duration,
 }
@@ -129,9 +152,50 @@ impl DaemonClient {
             })?;
         Ok(DaemonClient {
             http,
+            shown: base.to_string(),
             base,
+            transport: Transport::Tcp { token: None },
             timeout: DEFAULT_TIMEOUT,
         })
+    }
+
+    /// A client for the daemon listening on the Unix socket at `path`.
+    pub fn over_socket(path: &Path) -> Result<DaemonClient, ClientError> {
+        let shown = format!("unix:{}", path.display());
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(2))
+            .no_proxy()
+            .unix_socket(path)
+            .build()
+            .map_err(|e| ClientError::Unreachable {
+                url: shown.clone(),
+                reason: e.to_string(),
+            })?;
+        // The host is only what the Host header says; the daemon accepts `localhost`.
+        let base = Url::parse("http://localhost/").map_err(|e| ClientError::BadUrl {
+            url: shown.clone(),
+            reason: e.to_string(),
+        })?;
+        Ok(DaemonClient {
+            http,
+            base,
+            transport: Transport::Socket(path.to_path_buf()),
+            shown,
+            timeout: DEFAULT_TIMEOUT,
+        })
+    }
+
+    /// The same TCP client, sending `token` as the bearer token.
+    pub fn with_token(mut self, token: Option<Token>) -> DaemonClient {
+        if let Transport::Tcp { .. } = self.transport {
+            self.transport = Transport::Tcp { token };
+        }
+        self
+    }
+
+    /// How this client reaches the daemon.
+    pub fn transport(&self) -> &Transport {
+        &self.transport
     }
 
     /// The same client with every request bounded by `timeout` in all (connecting included).
@@ -141,27 +205,39 @@ impl DaemonClient {
         DaemonClient { timeout, ..self }
     }
 
-    /// Finds the daemon: `explicit`, else `PRISM_DAEMON_URL`, else the address a running
-    /// daemon recorded in its runtime file, else the default.
+    /// Finds the daemon. An explicit URL (`--daemon-url`, else `PRISM_DAEMON_URL`) is used
+    /// over TCP with the token from the token file. Otherwise the running daemon's runtime file
+    /// says where it is: its socket when there is one, else its TCP address. Without a
+    /// runtime file, the default address.
     pub fn discover(explicit: Option<&str>) -> Result<DaemonClient, ClientError> {
-        if let Some(url) = explicit {
-            return DaemonClient::new(url);
-        }
-        if let Ok(url) = std::env::var("PRISM_DAEMON_URL")
-            && !url.is_empty()
-        {
-            return DaemonClient::new(&url);
-        }
-        let recorded = Dirs::discover()
+        let dirs = Dirs::discover().ok();
+        let token = || {
+            dirs.as_ref()
+                .and_then(|dirs| crate::token::read(&dirs.token_file()).ok().flatten())
+        };
+        let from_env = std::env::var("PRISM_DAEMON_URL")
             .ok()
-            .and_then(|dirs| read_runtime(&dirs.runtime_file()))
-            .map(|info| format!("http://{}", info.address));
-        DaemonClient::new(recorded.as_deref().unwrap_or(DEFAULT_URL))
+            .filter(|url| !url.is_empty());
+        if let Some(url) = explicit.map(str::to_string).or(from_env) {
+            return Ok(DaemonClient::new(&url)?.with_token(token()));
+        }
+        let recorded = dirs
+            .as_ref()
+            .and_then(|dirs| read_runtime(&dirs.runtime_file()));
+        if let Some(info) = recorded {
+            if let Some(socket) = info.socket.filter(|path| path.exists()) {
+                return DaemonClient::over_socket(&socket);
+            }
+            if let Some(address) = info.address {
+                return Ok(DaemonClient::new(&format!("http://{address}"))?.with_token(token()));
+            }
+        }
+        Ok(DaemonClient::new(DEFAULT_URL)?.with_token(token()))
     }
 
-    /// The daemon's base URL.
+    /// The daemon's address for messages: its base URL, or `unix:PATH` for the socket.
     pub fn url(&self) -> &str {
-        self.base.as_str()
+        &self.shown
     }
 
     fn endpoint(&self, segments: &[&str]) -> Url {
@@ -203,19 +279,32 @@ impl DaemonClient {
         body: Option<&B>,
     ) -> Result<Vec<u8>, ClientError> {
         let mut request = self.http.request(method, url.clone()).timeout(self.timeout);
+        if let Transport::Tcp { token: Some(token) } = &self.transport {
+            request = request.bearer_auth(token.expose());
+        }
         if let Some(body) = body {
             request = request.json(body);
         }
         let response = request.send().await.map_err(|e| ClientError::Unreachable {
-            url: self.base.to_string(),
+            url: self.shown.clone(),
             reason: short_reason(&e),
         })?;
         let status = response.status();
+        // Every answer of a prism daemon says so; anything else answering on the port is not
+        // one, whatever its body looks like.
+        if !response.headers().contains_key(DAEMON_HEADER) {
+            return Err(ClientError::Protocol {
+                url: self.shown.clone(),
+                reason: format!(
+                    "not a prism daemon: HTTP {status} without the {DAEMON_HEADER} header"
+                ),
+            });
+        }
         let bytes = response
             .bytes()
             .await
             .map_err(|e| ClientError::Unreachable {
-                url: self.base.to_string(),
+                url: self.shown.clone(),
                 reason: short_reason(&e),
             })?;
         if status.is_success() {
@@ -365,7 +454,12 @@ impl DaemonClient {
     /// Opens the event stream, `ws://HOST:PORT/api/v1/ws` on the daemon's address. The
     /// connection and handshake are bounded by the client's timeout (at most 10 s).
     pub async fn subscribe(&self) -> Result<EventSubscription, ClientError> {
-        EventSubscription::connect(self.endpoint(&["ws"]), self.timeout).await
+        EventSubscription::connect(self.endpoint(&["ws"]), &self.transport, self.timeout).await
+    }
+
+    /// Replaces the daemon's TCP token (the new one is in the token file, never in the answer).
+    pub async fn rotate_token(&self) -> Result<RotateTokenResponse, ClientError> {
+        self.post::<(), _>(&["daemon", "rotate-token"], None).await
     }
 
     pub async fn status(&self) -> Result<DaemonStatus, ClientError> {

@@ -43,6 +43,17 @@ pub struct Config {
     pub templates_dir: Option<PathBuf>,
     /// The log filter (tracing's EnvFilter syntax), e.g. `info` or `prism=debug`.
     pub log: String,
+    /// Where TCP goes when the default port (8947) is taken, e.g. by another user's daemon:
+    /// an address (`127.0.0.1:0`, any free port, recorded in the runtime file) or `none`
+    /// (the socket only). An address set in `listen` is never replaced by this.
+    pub tcp_fallback: String,
+    /// Allows `listen` to be an address other machines can reach. Off by default: the API
+    /// controls the AWS account, and loopback plus the token is the safe arrangement.
+    pub allow_non_loopback: bool,
+    /// Whether `listen` was set (file or environment) rather than left at the default. Not a
+    /// key: worked out while loading.
+    #[serde(skip)]
+    pub listen_explicit: bool,
 }
 
 impl Default for Config {
@@ -58,6 +69,9 @@ impl Default for Config {
             service_cidr: None,
             templates_dir: None,
             log: "info".to_string(),
+            tcp_fallback: "127.0.0.1:0".to_string(),
+            allow_non_loopback: false,
+            listen_explicit: false,
         }
     }
 }
@@ -68,8 +82,10 @@ fn listen_address<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SocketAddr, 
 }
 
 /// Keys read from `PRISM_*` environment variables.
-const ENV_KEYS: [&str; 10] = [
+const ENV_KEYS: [&str; 12] = [
     "listen",
+    "tcp_fallback",
+    "allow_non_loopback",
     "region",
     "owner",
     "poll_interval_secs",
@@ -84,10 +100,17 @@ const ENV_KEYS: [&str; 10] = [
 impl Config {
     /// Reads the layers. `file` is the TOML file (it need not exist).
     pub fn load(file: &Path) -> Result<Config, String> {
-        Figment::from(Serialized::defaults(Config::default()))
+        let given = Figment::new()
             .merge(Toml::file(file))
-            .merge(Env::prefixed("PRISM_").only(&ENV_KEYS))
+            .merge(Env::prefixed("PRISM_").only(&ENV_KEYS));
+        let listen_explicit = given.find_value("listen").is_ok();
+        Figment::from(Serialized::defaults(Config::default()))
+            .merge(given)
             .extract()
+            .map(|config: Config| Config {
+                listen_explicit,
+                ..config
+            })
             .map_err(|e| {
                 let mut text = String::new();
                 for error in e {
@@ -154,13 +177,15 @@ impl Config {
                 ));
             }
         }
-        if !self.listen.ip().is_loopback() {
+        if !self.listen.ip().is_loopback() && !self.allow_non_loopback {
             return Err(format!(
                 "listen = {} is not a loopback address; the daemon's API controls your AWS \
-                 account and must only listen on 127.0.0.1 or ::1",
+                 account and must only listen on 127.0.0.1 or ::1 (set allow_non_loopback = \
+                 true to accept it anyway, with the token as the only protection)",
                 self.listen
             ));
         }
+        super::transport::Fallback::parse(&self.tcp_fallback)?;
         Ok(())
     }
 }

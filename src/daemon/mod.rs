@@ -1,6 +1,6 @@
 //! `prism daemon`: the per-user background service that owns every AWS call and all state.
 //!
-//! Start-up order matters: the listening socket is bound first (so a taken port fails within a
+//! Start-up order matters: the TCP port is bound first (so a taken port fails within a
 //! second), then the data directory is locked (so two daemons never share one store), then the
 //! store is opened, AWS is set up, templates are loaded, and the store is reconciled with EC2;
 //! only then are the event hub and the refresh loop started and requests served.
@@ -16,16 +16,17 @@ pub mod launcher;
 pub mod refresh;
 pub mod state;
 pub mod store;
+pub mod transport;
 pub mod workspaces;
 
 use std::fs::File;
+use std::future::IntoFuture as _;
 use std::io::{Read as _, Seek as _, Write as _};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::aws::{Cloud, CloudSettings};
@@ -53,22 +54,45 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
     let _log_guard = crate::logging::init(&config.log, &dirs.data.join("logs"), "daemon", true)?;
 
     // Bind first: a taken port must fail fast, before anything slow happens.
-    let listener = TcpListener::bind(config.listen).await.map_err(|e| {
-        if e.kind() == std::io::ErrorKind::AddrInUse {
-            anyhow::anyhow!(
-                "cannot listen on {}: the address is already in use (is another prism daemon \
-                 running? try 'prism daemon status', or set a different `listen` address)",
-                config.listen
-            )
-        } else {
-            anyhow::anyhow!("cannot listen on {}: {e}", config.listen)
+    let fallback = transport::Fallback::parse(&config.tcp_fallback).map_err(anyhow::Error::msg)?;
+    let explicit = config.listen_explicit || options.listen.is_some();
+    let (tcp, tcp_note) = match transport::bind_tcp(config.listen, explicit, fallback).await? {
+        transport::TcpOutcome::Bound(listener) => (Some(listener), None),
+        transport::TcpOutcome::Fallback { listener, wanted } => {
+            let at = listener
+                .local_addr()
+                .context("cannot read the bound address")?;
+            let note =
+                format!("{wanted} is taken (another user's daemon?); serving TCP on {at} instead");
+            tracing::warn!("{note}; the socket is unaffected");
+            (Some(listener), Some(note))
         }
-    })?;
-    let address = listener
-        .local_addr()
-        .context("cannot read the bound address")?;
+        transport::TcpOutcome::Off { wanted, reason } => {
+            let note = format!("{wanted} is taken and {reason}: serving the socket only");
+            tracing::warn!("{note}");
+            (None, Some(note))
+        }
+    };
+    let tcp_address = match &tcp {
+        Some(listener) => Some(
+            listener
+                .local_addr()
+                .context("cannot read the bound address")?,
+        ),
+        None => None,
+    };
+    // The loopback address of the other family, on the same port, so that `localhost` works
+    // whichever way it resolves. Best effort: a machine without IPv6 simply has none.
+    let companion = match tcp_address {
+        Some(address) => transport::bind_companion(address).await,
+        None => None,
+    };
     // Held, unused, until the process ends; the lock goes with it, even after SIGKILL.
     let _data_lock = lock_data_dir(&dirs.data)?;
+    transport::ensure_private_dir(&dirs.runtime)?;
+    let socket = transport::bind_socket(&dirs.socket_file())?;
+    let token = crate::token::load_or_create(&dirs.token_file())
+        .map_err(|e| anyhow::anyhow!("the TCP token: {e}"))?;
 
     let store = store::Store::open(&dirs.data.join("prism.db"))
         .await
@@ -103,6 +127,14 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
         registry,
         shutdown.clone(),
     );
+    state.set_token(token);
+    if let Ok(mut reach) = state.reach.lock() {
+        *reach = state::Reach {
+            socket: Some(socket.path.clone()),
+            tcp: tcp_address,
+            tcp_note,
+        };
+    }
     tracing::info!(owner = %state.owner, region = %state.cloud.default_region(), "reconciling with EC2");
     match state.aws_health.check(&state.cloud).await {
         Ok(account) => tracing::info!(%account, "AWS reachable"),
@@ -112,7 +144,8 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
 
     let runtime = RuntimeInfo {
         pid: std::process::id(),
-        address,
+        address: tcp_address,
+        socket: Some(socket.path.clone()),
         started_at: state.started_at,
     };
     // The hub starts after reconciliation: clients learn the state from the list, and the
@@ -125,13 +158,28 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
     tokio::spawn(refresh::run_loop(state.clone()));
     spawn_signal_handlers(shutdown.clone());
 
-    tracing::info!(%address, version = env!("CARGO_PKG_VERSION"), "prism daemon listening");
-    let app = api::app(state.clone());
-    let serve_shutdown = shutdown.clone();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { serve_shutdown.cancelled().await })
-        .await
-        .context("the HTTP server failed")?;
+    tracing::info!(
+        socket = %socket.path.display(),
+        tcp = %tcp_address.map_or("none".to_string(), |a| a.to_string()),
+        version = env!("CARGO_PKG_VERSION"),
+        "prism daemon listening"
+    );
+    let socket_path = socket.path.clone();
+    let socket_shutdown = shutdown.clone();
+    let on_socket = axum::serve(socket, api::app(state.clone()))
+        .with_graceful_shutdown(async move { socket_shutdown.cancelled().await });
+    let on_tcp = futures::future::try_join_all(tcp.into_iter().chain(companion).map(|listener| {
+        let tcp_shutdown = shutdown.clone();
+        axum::serve(listener, api::tcp_app(state.clone()))
+            .with_graceful_shutdown(async move { tcp_shutdown.cancelled().await })
+            .into_future()
+    }));
+    let (socket_result, tcp_result) = tokio::join!(on_socket, on_tcp);
+    // If one server fails, the other must not keep a half-working daemon alive.
+    shutdown.cancel();
+    socket_result.context("the socket server failed")?;
+    tcp_result.context("the HTTP server failed")?;
+    let _ = std::fs::remove_file(&socket_path);
 
     // Every session ends as soon as it sees the shutdown; this only lets the close frames out.
     state.sessions.close();
@@ -218,12 +266,19 @@ fn remove_own_runtime_file(path: &Path) {
 fn write_runtime_file(path: &Path, info: &RuntimeInfo) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(info)?;
     let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
+    let _ = std::fs::remove_file(&tmp);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        // Private from the first byte: clients trust this file to say where their daemon is.
+        options.mode(0o600);
     }
+    options
+        .open(&tmp)
+        .and_then(|mut file| file.write_all(text.as_bytes()))
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }

@@ -15,6 +15,7 @@ use super::events;
 use super::store::Store;
 use crate::aws::{AwsError, Cloud};
 use crate::model::api::DaemonEvent;
+use crate::token::Token;
 
 /// A value and when it was fetched, behind an async lock.
 type TimedCell<T> = Arc<tokio::sync::Mutex<Option<(Instant, T)>>>;
@@ -40,7 +41,23 @@ pub struct AppState {
     pub aws_health: AwsHealth,
     /// The event stream: the hub sends, each WebSocket session subscribes.
     pub events: broadcast::Sender<DaemonEvent>,
+    /// The bearer token TCP requests must carry; replaced by `rotate-token`.
+    pub token: TokenCell,
+    /// Where the daemon can be reached, once bound, for the status.
+    pub reach: Arc<Mutex<Reach>>,
     regions: TimedCell<Vec<String>>,
+}
+
+/// The token behind a lock that readers barely hold: each request reads it once.
+pub type TokenCell = Arc<std::sync::RwLock<Token>>;
+
+/// How clients reach this daemon.
+#[derive(Clone, Debug, Default)]
+pub struct Reach {
+    pub socket: Option<std::path::PathBuf>,
+    pub tcp: Option<std::net::SocketAddr>,
+    /// Why TCP is not where it was asked to be, when it is not.
+    pub tcp_note: Option<String>,
 }
 
 impl AppState {
@@ -69,8 +86,34 @@ impl AppState {
             locks: WorkspaceLocks::default(),
             aws_health: AwsHealth::default(),
             events: events::channel(),
+            // A token nobody knows until the daemon installs the one from its file.
+            token: Arc::new(std::sync::RwLock::new(Token::generate())),
+            reach: Arc::default(),
             regions: Arc::default(),
         }
+    }
+
+    /// Uses `token` for TCP requests from now on.
+    pub fn set_token(&self, token: Token) {
+        match self.token.write() {
+            Ok(mut current) => *current = token,
+            Err(poisoned) => *poisoned.into_inner() = token,
+        }
+    }
+
+    /// Whether `offered` is the current token.
+    pub fn token_matches(&self, offered: &str) -> bool {
+        match self.token.read() {
+            Ok(current) => current.matches(offered),
+            Err(poisoned) => poisoned.into_inner().matches(offered),
+        }
+    }
+
+    pub fn reach(&self) -> Reach {
+        self.reach
+            .lock()
+            .map(|reach| reach.clone())
+            .unwrap_or_default()
     }
 
     /// The account's regions, asked of EC2 at most once an hour.

@@ -399,6 +399,23 @@ pub struct DaemonStatus {
     pub started_at: DateTime<Utc>,
     pub last_refresh: Option<DateTime<Utc>>,
     pub refresh_error: Option<String>,
+    /// The daemon's Unix socket, its default transport.
+    #[serde(default)]
+    pub socket: Option<String>,
+    /// Its TCP address, when it serves TCP.
+    #[serde(default)]
+    pub tcp_address: Option<String>,
+    /// Why TCP is not where it was asked to be (the default port was taken), when so.
+    #[serde(default)]
+    pub tcp_note: Option<String>,
+}
+
+/// `POST /api/v1/daemon/rotate-token`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RotateTokenResponse {
+    pub message: String,
+    /// Where the new token is; it is never sent in an answer.
+    pub token_file: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

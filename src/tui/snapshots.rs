@@ -347,6 +347,9 @@ pub fn full_data() -> Data {
         started_at: now() - Duration::seconds(9930),
         last_refresh: Some(now() - Duration::seconds(12)),
         refresh_error: None,
+        socket: Some("/run/user/1000/prism/daemon.sock".into()),
+        tcp_address: Some("127.0.0.1:8947".into()),
+        tcp_note: None,
     });
     data.workspaces = Some(workspaces());
     data.templates = Some(templates());

@@ -47,18 +47,17 @@ impl Finder {
         if self.explicit.is_some() {
             return;
         }
-        let Some(recorded) = Dirs::discover()
+        let recorded = Dirs::discover()
             .ok()
-            .and_then(|dirs| read_runtime(&dirs.runtime_file()))
-        else {
+            .and_then(|dirs| read_runtime(&dirs.runtime_file()));
+        if recorded.is_none() {
             return;
-        };
-        let url = format!("http://{}", recorded.address);
-        if let Ok(client) = DaemonClient::new(&url)
+        }
+        if let Ok(client) = DaemonClient::discover(None)
             && let Ok(mut current) = self.current.lock()
             && current.url() != client.url()
         {
-            tracing::info!(%url, "the daemon has a new address");
+            tracing::info!(url = %client.url(), "the daemon has a new address");
             *current = client.with_timeout(self.timeout);
         }
     }

@@ -40,6 +40,8 @@ pub struct Daemon {
     pub owner: String,
     pub url: String,
     pub extra_env: Vec<(String, String)>,
+    /// The arguments after `prism daemon`; by default an explicit free port.
+    pub args: Vec<String>,
 }
 
 impl Daemon {
@@ -50,9 +52,25 @@ impl Daemon {
 
     /// Starts a daemon with extra `PRISM_*` settings.
     pub fn start_with(env: &[(&str, &str)]) -> Daemon {
+        let mut daemon = Daemon::prepare(env);
+        daemon.spawn();
+        daemon
+    }
+
+    /// Starts a daemon with these arguments after `prism daemon` instead of `--listen
+    /// 127.0.0.1:0`.
+    pub fn start_with_args(env: &[(&str, &str)], args: &[&str]) -> Daemon {
+        let mut daemon = Daemon::prepare(env);
+        daemon.args = args.iter().map(|a| a.to_string()).collect();
+        daemon.spawn();
+        daemon
+    }
+
+    /// The directories and settings of a daemon, not started.
+    pub fn prepare(env: &[(&str, &str)]) -> Daemon {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::create_dir_all(dir.path().join("config/templates")).expect("config dir");
-        let mut daemon = Daemon {
+        Daemon {
             child: None,
             dir,
             owner: unique("test-owner"),
@@ -61,9 +79,8 @@ impl Daemon {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
-        };
-        daemon.spawn();
-        daemon
+            args: vec!["--listen".into(), "127.0.0.1:0".into()],
+        }
     }
 
     pub fn config_dir(&self) -> PathBuf {
@@ -89,7 +106,9 @@ impl Daemon {
             .env("PRISM_POLL_INTERVAL_SECS", "5")
             .env("PRISM_AWS_MAX_ATTEMPTS", "2")
             .env("PRISM_LOG", "info,prism=debug")
-            .env_remove("PRISM_DAEMON_URL");
+            .env_remove("PRISM_DAEMON_URL")
+            .env_remove("PRISM_LISTEN")
+            .env_remove("PRISM_RUNTIME_DIR");
         for (key, value) in &self.extra_env {
             command.env(key, value);
         }
@@ -107,13 +126,37 @@ impl Daemon {
             .expect("log file");
         let mut command = self.command();
         command
-            .args(["daemon", "--listen", "127.0.0.1:0"])
+            .arg("daemon")
+            .args(&self.args)
             .stdout(Stdio::null())
             .stderr(log);
         let child = command.spawn().expect("start prism daemon");
         self.child = Some(child);
         let info = self.wait_for_runtime(&runtime);
-        self.url = format!("http://{}", info.address);
+        self.url = info
+            .address
+            .map_or_else(String::new, |address| format!("http://{address}"));
+    }
+
+    /// The bearer token TCP requests need, from the daemon's token file.
+    pub fn token(&self) -> prism::token::Token {
+        prism::token::read(&self.config_dir().join("token"))
+            .expect("a readable token file")
+            .unwrap_or_else(|| {
+                let files: Vec<_> = std::fs::read_dir(self.config_dir())
+                    .map(|dir| dir.flatten().map(|e| e.file_name()).collect())
+                    .unwrap_or_default();
+                panic!(
+                    "no token file in {} (it has {files:?}); log:\n{}",
+                    self.config_dir().display(),
+                    self.log()
+                )
+            })
+    }
+
+    /// The daemon's Unix socket.
+    pub fn socket(&self) -> PathBuf {
+        self.data_dir().join("run/daemon.sock")
     }
 
     fn wait_for_runtime(&mut self, path: &Path) -> RuntimeInfo {
@@ -137,8 +180,16 @@ impl Daemon {
         std::fs::read_to_string(self.dir.path().join("daemon-stderr.log")).unwrap_or_default()
     }
 
+    /// A typed client over TCP with the token, as a script would use.
     pub fn client(&self) -> DaemonClient {
-        DaemonClient::new(&self.url).expect("client")
+        DaemonClient::new(&self.url)
+            .expect("client")
+            .with_token(Some(self.token()))
+    }
+
+    /// A typed client over the Unix socket, as the CLI and dashboard use.
+    pub fn socket_client(&self) -> DaemonClient {
+        DaemonClient::over_socket(&self.socket()).expect("socket client")
     }
 
     pub fn pid(&self) -> u32 {
@@ -173,8 +224,25 @@ impl Daemon {
         None
     }
 
-    /// A raw HTTP client for requests the typed client would never send.
+    /// A raw HTTP client that sends the bearer token, for requests the typed client would
+    /// never send.
     pub fn http(&self) -> reqwest::Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        let mut value =
+            reqwest::header::HeaderValue::from_str(&format!("Bearer {}", self.token().expose()))
+                .expect("header value");
+        value.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+        reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(30))
+            .default_headers(headers)
+            .build()
+            .expect("http")
+    }
+
+    /// A raw HTTP client with no token, as anyone on the machine could use.
+    pub fn anonymous_http(&self) -> reqwest::Client {
         reqwest::Client::builder()
             .no_proxy()
             .timeout(Duration::from_secs(30))
@@ -331,8 +399,18 @@ pub async fn error_of(response: reqwest::Response) -> (u16, serde_json::Value) {
 
 /// A stand-in daemon on a free loopback port that answers each request whose first line starts
 /// with one of `routes`' prefixes (`"GET /api/v1/instances"`) with 200 and that JSON body, and
-/// anything else with 404. It serves until the test process ends; returns its URL.
+/// anything else with 404, marking its answers as a prism daemon's. It serves until the test
+/// process ends; returns its URL.
 pub fn fake_http(routes: Vec<(&'static str, String)>) -> String {
+    serve_fake(routes, "x-prism-daemon: 0.0.0-fake\r\n")
+}
+
+/// Like [`fake_http`], but without the daemon's header: some other program on the port.
+pub fn foreign_http(routes: Vec<(&'static str, String)>) -> String {
+    serve_fake(routes, "")
+}
+
+fn serve_fake(routes: Vec<(&'static str, String)>, extra_headers: &'static str) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     std::thread::spawn(move || {
@@ -355,7 +433,7 @@ pub fn fake_http(routes: Vec<(&'static str, String)>) -> String {
                 });
             let response = format!(
                 "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
-                 connection: close\r\n\r\n{body}",
+                 {extra_headers}connection: close\r\n\r\n{body}",
                 body.len()
             );
             let _ = std::io::Write::write_all(&mut stream, response.as_bytes());

@@ -14,19 +14,31 @@
 //! Clients that are not browsers (the CLI, curl, scripts) send no `Origin` and pass. No CORS
 //! headers are ever sent, so browsers also keep foreign pages from reading any answer.
 
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::daemon::error::ApiError;
+use crate::daemon::state::AppState;
 use crate::model::address::{is_loopback_authority, is_loopback_origin};
 
 const SEC_FETCH_SITE: &str = "sec-fetch-site";
 
-/// The middleware: answers refused requests itself, passes the rest on.
-pub async fn refuse_foreign_requests(request: Request, next: Next) -> Response {
-    match check(request.method(), request.uri(), request.headers()) {
+/// The middleware: answers refused requests itself, passes the rest on. With
+/// `allow_non_loopback` (the daemon deliberately reachable from other machines) any Host is
+/// accepted; the token and the Origin checks still apply.
+pub async fn refuse_foreign_requests(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let hosts = if state.config.allow_non_loopback {
+        Hosts::Any
+    } else {
+        Hosts::Loopback
+    };
+    match check(request.method(), request.uri(), request.headers(), hosts) {
         Ok(()) => next.run(request).await,
         Err(error) => error.into_response(),
     }
@@ -39,8 +51,22 @@ fn changes_state(method: &Method) -> bool {
     )
 }
 
+/// Which Host names are this machine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Hosts {
+    Loopback,
+    Any,
+}
+
 /// The checks, apart from the middleware plumbing so they can be tested without a server.
-fn check(method: &Method, uri: &Uri, headers: &HeaderMap) -> Result<(), ApiError> {
+fn check(method: &Method, uri: &Uri, headers: &HeaderMap, hosts: Hosts) -> Result<(), ApiError> {
+    if hosts == Hosts::Loopback {
+        check_host(uri, headers)?;
+    }
+    check_origin(method, headers)
+}
+
+fn check_host(uri: &Uri, headers: &HeaderMap) -> Result<(), ApiError> {
     let mut hosts = headers.get_all(header::HOST).iter();
     let host = hosts.next();
     if hosts.next().is_some() {
@@ -58,7 +84,10 @@ fn check(method: &Method, uri: &Uri, headers: &HeaderMap) -> Result<(), ApiError
     {
         return Err(forbidden_host(authority.as_str()));
     }
+    Ok(())
+}
 
+fn check_origin(method: &Method, headers: &HeaderMap) -> Result<(), ApiError> {
     let opens_socket = headers
         .get(header::UPGRADE)
         .and_then(|v| v.to_str().ok())
@@ -136,7 +165,9 @@ mod tests {
 
     fn code(method: Method, pairs: &[(&str, &str)]) -> Option<&'static str> {
         let uri = Uri::from_static("/api/v1/instances/x/stop");
-        check(&method, &uri, &headers(pairs)).err().map(|e| e.code)
+        check(&method, &uri, &headers(pairs), Hosts::Loopback)
+            .err()
+            .map(|e| e.code)
     }
 
     /// Regression: a page on any site could open the event stream and read every workspace's
@@ -185,7 +216,12 @@ mod tests {
             Some("FORBIDDEN_HOST")
         );
         let uri = Uri::from_static("http://evil.example.com/api/v1/instances");
-        let refused = check(&Method::GET, &uri, &headers(&[("host", "127.0.0.1")]));
+        let refused = check(
+            &Method::GET,
+            &uri,
+            &headers(&[("host", "127.0.0.1")]),
+            Hosts::Loopback,
+        );
         assert_eq!(refused.err().map(|e| e.code), Some("FORBIDDEN_HOST"));
     }
 

@@ -1,5 +1,6 @@
 //! The REST API: one router per resource, merged under `/api/v1` in [`app`].
 
+mod auth;
 mod costs;
 mod events;
 mod guard;
@@ -11,9 +12,10 @@ pub use system::SHUTDOWN_TIMEOUT_SECS;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, OriginalUri, Request};
-use axum::http::{HeaderName, Method, StatusCode};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::routing::any;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use super::error::ApiError;
@@ -24,8 +26,23 @@ const BODY_LIMIT: usize = 64 * 1024;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Builds the whole application. Handler tests call this with `oneshot`; the daemon serves it.
+/// On every answer: the daemon's version. Clients check it to say "not a prism daemon" when
+/// something else answers on the port.
+pub const DAEMON_HEADER: HeaderName = HeaderName::from_static("x-prism-daemon");
+
+/// The application as the socket serves it: every route, no token (the socket admits only
+/// this user). Handler tests call this with `oneshot`.
 pub fn app(state: AppState) -> Router {
+    build(state, false)
+}
+
+/// The application as TCP serves it: the same routes, each needing the bearer token but the
+/// health check.
+pub fn tcp_app(state: AppState) -> Router {
+    build(state, true)
+}
+
+fn build(state: AppState, bearer: bool) -> Router {
     let mut api = Router::new()
         .merge(templates::router())
         .merge(instances::router())
@@ -38,13 +55,23 @@ pub fn app(state: AppState) -> Router {
             .route(&format!("/{area}/{{*rest}}"), any(not_yet_built));
     }
     let api = api.method_not_allowed_fallback(method_not_allowed);
-    Router::new()
+    let mut router = Router::new()
         .nest("/api/v1", api)
         .fallback(not_found)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT));
+    if bearer {
+        router = router.layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_bearer,
+        ));
+    }
+    router
         // Inside the request span, so that a refusal is logged with its request id, and before
         // every handler and fallback, so that nothing runs for a request a web page sent.
-        .layer(axum::middleware::from_fn(guard::refuse_foreign_requests))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::refuse_foreign_requests,
+        ))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
             let route = request
@@ -70,6 +97,11 @@ pub fn app(state: AppState) -> Router {
         )
         .on_failure(()))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        // Says who answered, so a client that reached something else can tell.
+        .layer(SetResponseHeaderLayer::overriding(
+            DAEMON_HEADER,
+            HeaderValue::from_static(env!("CARGO_PKG_VERSION")),
+        ))
         .with_state(state)
 }
 

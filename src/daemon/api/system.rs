@@ -8,7 +8,7 @@ use chrono::Utc;
 use crate::daemon::error::ApiResult;
 use crate::daemon::extract::{NoParameters, OptionalJsonBody};
 use crate::daemon::state::AppState;
-use crate::model::api::{DaemonStatus, ShutdownResponse};
+use crate::model::api::{DaemonStatus, RotateTokenResponse, ShutdownResponse};
 use crate::model::workspace::{WorkspaceState, human_duration};
 
 /// Seconds shutdown waits for background work before giving up on it.
@@ -18,6 +18,32 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/daemon/status", get(status))
         .route("/daemon/shutdown", post(shutdown))
+        .route("/daemon/rotate-token", post(rotate_token))
+        .route("/health", get(health))
+}
+
+/// The one route open on TCP without the token: it says the daemon answers, and nothing else.
+async fn health() -> axum::http::StatusCode {
+    axum::http::StatusCode::NO_CONTENT
+}
+
+/// Replaces the token with a new one: written to the token file first, then used. Only a
+/// caller that reached this route can rotate: over the socket (this user) or over TCP with the
+/// current token.
+async fn rotate_token(
+    State(state): State<AppState>,
+    OptionalJsonBody(NoParameters {}): OptionalJsonBody<NoParameters>,
+) -> ApiResult<Json<RotateTokenResponse>> {
+    let path = state.dirs.token_file();
+    let token = crate::token::Token::generate();
+    crate::token::write(&path, &token)
+        .map_err(|e| crate::daemon::error::ApiError::internal("writing the new token", &e))?;
+    state.set_token(token);
+    tracing::info!(file = %path.display(), "token rotated");
+    Ok(Json(RotateTokenResponse {
+        message: "Token rotated; clients read the new one from the token file".into(),
+        token_file: path.display().to_string(),
+    }))
 }
 
 async fn status(State(state): State<AppState>) -> ApiResult<Json<DaemonStatus>> {
@@ -27,6 +53,7 @@ async fn status(State(state): State<AppState>) -> ApiResult<Json<DaemonStatus>> 
     let live = state.store.live().await?;
     let refresh = state.refresh.status();
     let healthy = aws.is_ok() && refresh.last_error.is_none();
+    let reach = state.reach();
     Ok(Json(DaemonStatus {
         status: if healthy { "healthy" } else { "degraded" }.into(),
         version: env!("CARGO_PKG_VERSION").into(),
@@ -54,6 +81,9 @@ async fn status(State(state): State<AppState>) -> ApiResult<Json<DaemonStatus>> 
         started_at: state.started_at,
         last_refresh: refresh.last_success,
         refresh_error: refresh.last_error,
+        socket: reach.socket.map(|p| p.display().to_string()),
+        tcp_address: reach.tcp.map(|a| a.to_string()),
+        tcp_note: reach.tcp_note,
     }))
 }
 

@@ -3,6 +3,8 @@
 //! one moto never see each other's workspaces.
 #![allow(dead_code)]
 
+pub mod faults;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -80,7 +82,11 @@ impl Daemon {
 
     /// The command line the daemon runs with, for tests that run the binary themselves.
     pub fn command(&self) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_prism"));
+        // PRISM_TEST_BIN runs another build, e.g. a copy safe from a target dir that other
+        // checkouts of the same crate overwrite.
+        let binary = std::env::var("PRISM_TEST_BIN")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_prism").to_string());
+        let mut command = Command::new(binary);
         command
             .env("PRISM_CONFIG_DIR", self.config_dir())
             .env("PRISM_DATA_DIR", self.data_dir())

@@ -347,6 +347,8 @@ pub fn full_data() -> Data {
         started_at: now() - Duration::seconds(9930),
         last_refresh: Some(now() - Duration::seconds(12)),
         refresh_error: None,
+        data_age_seconds: Some(12),
+        data_stale: false,
     });
     data.workspaces = Some(workspaces());
     data.templates = Some(templates());

@@ -118,6 +118,14 @@ pub async fn daemon_status(client: &DaemonClient, format: Format) -> Result<(), 
                 ),
             ),
             ("last refresh", or_dash(status.last_refresh.map(stamp))),
+            (
+                "data age",
+                match (status.data_age_seconds, status.data_stale) {
+                    (Some(age), false) => format!("{age} s"),
+                    (Some(age), true) => format!("{age} s (stale)"),
+                    (None, _) => "never refreshed (stale)".to_string(),
+                },
+            ),
             ("refresh error", or_dash(status.refresh_error.clone())),
         ]),
     }

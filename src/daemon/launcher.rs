@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use super::state::AppState;
 use super::store::WorkspaceRow;
 use crate::aws::{
-    AwsError, AwsErrorKind, KeyPairOutcome, LaunchSpec, SecurityGroupRule, pick_arch,
+    AwsError, AwsErrorKind, KeyPairOutcome, LaunchSpec, Observed, SecurityGroupRule, pick_arch,
 };
 use crate::model::tags::{SERVICES_TAG, encode_services};
 use crate::model::template::Template;
@@ -187,6 +187,18 @@ async fn launch(state: &AppState, id: i64) -> Result<(), String> {
         client_token: row.launch_token.clone(),
         tags: launch_tags(state, &row, &template, root_volume_gb),
     };
+    // A RunInstances sent before (by this task before a crash, or one whose answer was lost)
+    // may have started the instance: EC2 must say so before another is sent.
+    if row.run_requested_at.is_some() {
+        match settle_launch(state, id, &region, &row.launch_token).await {
+            Settled::Found(instance) => {
+                tracing::info!(workspace = %row.name, instance = %instance.instance_id, "an earlier RunInstances had started the instance; recording it");
+                return record_launched(state, id, &row.name, &instance, Utc::now()).await;
+            }
+            Settled::Absent => {}
+            Settled::Abandoned => return Ok(()),
+        }
+    }
     state
         .store
         .mark_run_requested(id, hibernation, root_volume_gb, Utc::now())
@@ -198,40 +210,96 @@ async fn launch(state: &AppState, id: i64) -> Result<(), String> {
     // the refresh loop may describe the instance (running) before this task records the
     // answer (pending), and the older news must not win.
     let sent_at = Utc::now();
-    let mut attempt = 0;
+    let mut sends = 0;
     let instance = loop {
-        attempt += 1;
-        match cloud.run_instance(&spec).await {
+        sends += 1;
+        let error = match cloud.run_instance(&spec).await {
             Ok(instance) => break instance,
-            Err(error) if unclear(&error) && attempt < RUN_ATTEMPTS => {
-                tracing::warn!(%error, attempt, workspace = %row.name, "RunInstances unclear; checking before retrying");
-                tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt))).await;
-                match cloud.find_launch(&region, &row.launch_token).await {
-                    Ok(Some(instance)) => break instance,
-                    Ok(None) => continue,
-                    Err(lookup) => {
-                        tracing::warn!(error = %lookup, "cannot look up the launch; retrying with the same token");
-                        continue;
-                    }
-                }
-            }
-            Err(error) => {
-                // One last look before calling it failed: an unclear failure may still have
-                // started the instance, and an emulator may start one while answering an
-                // error. Anything that exists is adopted rather than left running unseen.
-                if let Ok(Some(instance)) = cloud.find_launch(&region, &row.launch_token).await
-                    && !matches!(
-                        instance.state,
-                        Ec2State::Terminated | Ec2State::ShuttingDown
-                    )
-                {
-                    tracing::warn!(%error, instance = %instance.instance_id, "RunInstances failed but the instance exists; adopting it");
-                    break instance;
-                }
-                return Err(describe(&error));
+            Err(error) => error,
+        };
+        if unclear(&error) {
+            // The instance may or may not exist. Sending RunInstances again while nobody
+            // knows could start a second one (moto ignores the client token, and AWS
+            // honours it only for a while), so EC2 is asked until it answers.
+            tracing::warn!(%error, attempt = sends, workspace = %row.name, "RunInstances unclear; looking the launch up before anything else");
+            match settle_launch(state, id, &region, &row.launch_token).await {
+                Settled::Found(instance) => break *instance,
+                Settled::Absent if sends < RUN_ATTEMPTS => continue,
+                Settled::Absent => return Err(describe(&error)),
+                Settled::Abandoned => return Ok(()),
             }
         }
+        // One last look before calling it failed: an emulator may start an instance while
+        // answering an error. Anything that exists is adopted rather than left running unseen.
+        if let Ok(Some(instance)) = cloud.find_launch(&region, &row.launch_token).await
+            && !matches!(
+                instance.state,
+                Ec2State::Terminated | Ec2State::ShuttingDown
+            )
+        {
+            tracing::warn!(%error, instance = %instance.instance_id, "RunInstances failed but the instance exists; adopting it");
+            break instance;
+        }
+        return Err(describe(&error));
     };
+    record_launched(state, id, &row.name, &instance, sent_at).await?;
+    tracing::info!(
+        workspace = %row.name, instance = %instance.instance_id, region = %region,
+        instance_type = %row.instance_type, hibernation, "launched"
+    );
+    Ok(())
+}
+
+/// What EC2 said about a launch whose RunInstances may or may not have reached it.
+enum Settled {
+    /// The instance exists.
+    Found(Box<Observed>),
+    /// EC2 holds no instance with the launch's token.
+    Absent,
+    /// The daemon is shutting down, or the store no longer waits for this task (the refresh
+    /// loop found the instance, or the workspace ended): start-up reconciliation or the
+    /// refresh loop takes over.
+    Abandoned,
+}
+
+/// Longest wait between two lookups of an unsettled launch.
+const SETTLE_MAX_WAIT: Duration = Duration::from_secs(30);
+
+/// Asks EC2 for the instance carrying `launch_token` until it gives a definite answer,
+/// waiting longer after each failed lookup (1 s, 2 s, 4 s … up to 30 s). It never gives up
+/// by itself: giving up would mean either sending RunInstances blind or calling a launch
+/// failed that may be running.
+async fn settle_launch(state: &AppState, id: i64, region: &str, launch_token: &str) -> Settled {
+    let mut wait = Duration::from_secs(1);
+    loop {
+        match state.store.get(id).await {
+            Ok(Some(row)) if row.is_live() && row.instance_id.is_none() => {}
+            Ok(_) => return Settled::Abandoned,
+            Err(error) => tracing::warn!(%error, workspace_id = id, "cannot read the launch"),
+        }
+        match state.cloud.find_launch(region, launch_token).await {
+            Ok(Some(instance)) => return Settled::Found(Box::new(instance)),
+            Ok(None) => return Settled::Absent,
+            Err(error) => {
+                tracing::warn!(%error, workspace_id = id, retry_in_s = wait.as_secs(), "cannot look the launch up; asking again later");
+            }
+        }
+        tokio::select! {
+            _ = state.shutdown.cancelled() => return Settled::Abandoned,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        wait = (wait * 2).min(SETTLE_MAX_WAIT);
+    }
+}
+
+/// Records the instance a launch produced, as EC2 described it at `observed_at`.
+async fn record_launched(
+    state: &AppState,
+    id: i64,
+    name: &str,
+    instance: &Observed,
+    observed_at: chrono::DateTime<Utc>,
+) -> Result<(), String> {
     let new_state = derive_state(
         instance.state,
         Action::Launch,
@@ -240,7 +308,7 @@ async fn launch(state: &AppState, id: i64) -> Result<(), String> {
     );
     state
         .store
-        .apply_observation(id, &instance, new_state, sent_at)
+        .apply_observation(id, instance, new_state, observed_at)
         .await
         .map_err(|e| e.to_string())?;
     state
@@ -248,12 +316,8 @@ async fn launch(state: &AppState, id: i64) -> Result<(), String> {
         .set_progress(id, 90)
         .await
         .map_err(|e| e.to_string())?;
-    tracing::info!(
-        workspace = %row.name, instance = %instance.instance_id, region = %region,
-        instance_type = %row.instance_type, hibernation, "launched"
-    );
     if new_state == WorkspaceState::Running {
-        tracing::debug!(workspace = %row.name, "running at once");
+        tracing::debug!(workspace = %name, "running at once");
     }
     Ok(())
 }

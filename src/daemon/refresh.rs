@@ -14,8 +14,8 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
 
 use super::launcher;
-use super::state::AppState;
-use crate::aws::Observed;
+use super::state::{AppState, RefreshFailure};
+use crate::aws::{AwsError, AwsErrorKind, Observed};
 use crate::model::tags::{SERVICES_TAG, ServicesSource, decode_services};
 use crate::model::template::ServiceSpec;
 use crate::model::workspace::{Action, Ec2State, WorkspaceState, derive_state};
@@ -49,10 +49,13 @@ pub async fn run_loop(state: AppState) {
 }
 
 /// The regions the poll covers: those holding live workspaces, and the default region.
-async fn regions_in_use(state: &AppState) -> Result<Vec<String>, String> {
+async fn regions_in_use(state: &AppState) -> Result<Vec<String>, RefreshFailure> {
     let mut regions = state.store.regions_in_use().await.map_err(|error| {
         tracing::error!(%error, "cannot read regions from the store");
-        error.to_string()
+        RefreshFailure {
+            message: error.to_string(),
+            unreachable: false,
+        }
     })?;
     let default_region = state.cloud.default_region().to_string();
     if !regions.contains(&default_region) {
@@ -76,20 +79,62 @@ pub async fn refresh_all(state: &AppState) {
     let mut errors = Vec::new();
     for region in regions {
         if let Err(error) = refresh_region(state, &region).await {
-            tracing::warn!(%region, %error, "refresh failed; keeping the last known state");
-            errors.push(format!("{region}: {error}"));
+            tracing::warn!(%region, error = %error.message, "refresh failed; keeping the last known state");
+            errors.push((region, error));
         }
     }
-    let result = if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(errors.join("; "))
-    };
-    state.refresh.record(result, started);
+    state.refresh.record(combine(errors), started);
+}
+
+/// Why one region could not be brought in line with EC2.
+#[derive(Debug)]
+pub struct RegionError {
+    message: String,
+    /// AWS did not answer at all.
+    unreachable: bool,
+}
+
+impl From<AwsError> for RegionError {
+    fn from(error: AwsError) -> Self {
+        RegionError {
+            unreachable: error.kind == AwsErrorKind::Unreachable,
+            message: error.to_string(),
+        }
+    }
+}
+
+impl From<String> for RegionError {
+    fn from(message: String) -> Self {
+        RegionError {
+            message,
+            unreachable: false,
+        }
+    }
+}
+
+impl std::fmt::Display for RegionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// One cycle's result from its regions' failures: unreachable when any region was.
+fn combine(errors: Vec<(String, RegionError)>) -> Result<(), RefreshFailure> {
+    if errors.is_empty() {
+        return Ok(());
+    }
+    Err(RefreshFailure {
+        unreachable: errors.iter().any(|(_, e)| e.unreachable),
+        message: errors
+            .iter()
+            .map(|(region, e)| format!("{region}: {}", e.message))
+            .collect::<Vec<_>>()
+            .join("; "),
+    })
 }
 
 /// One region's DescribeInstances answer (or why there is none) and when the call began.
-type RegionScan = (String, DateTime<Utc>, Result<Vec<Observed>, String>);
+type RegionScan = (String, DateTime<Utc>, Result<Vec<Observed>, AwsError>);
 
 /// Start-up's scan of every region the account has, so that managed instances are found
 /// even where the store knows of none (it may just have been rebuilt). Regions are described
@@ -124,11 +169,7 @@ async fn scan_every_region(state: &AppState) {
     let mut scans: Vec<RegionScan> = futures::stream::iter(regions)
         .map(|region| async move {
             let observed_at = Utc::now();
-            let observed = state
-                .cloud
-                .describe_managed(&region, &state.owner)
-                .await
-                .map_err(|e| e.to_string());
+            let observed = state.cloud.describe_managed(&region, &state.owner).await;
             (region, observed_at, observed)
         })
         .buffer_unordered(REGION_SCAN_CONCURRENCY)
@@ -139,12 +180,14 @@ async fn scan_every_region(state: &AppState) {
     let mut errors = Vec::new();
     let mut found = 0;
     for (region, observed_at, observed) in scans {
-        let result = match observed {
+        let result: Result<(), RegionError> = match observed {
             Ok(observed) => {
                 found += observed.len();
-                apply_region(state, &region, &observed, observed_at).await
+                apply_region(state, &region, &observed, observed_at)
+                    .await
+                    .map_err(RegionError::from)
             }
-            Err(error) => Err(error),
+            Err(error) => Err(error.into()),
         };
         if let Err(error) = result {
             tracing::warn!(
@@ -152,7 +195,7 @@ async fn scan_every_region(state: &AppState) {
                 "region skipped at start-up; keeping the last known state"
             );
             if in_use.contains(&region) {
-                errors.push(format!("{region}: {error}"));
+                errors.push((region, error));
             }
         }
     }
@@ -161,23 +204,14 @@ async fn scan_every_region(state: &AppState) {
         instances = found,
         "scanned every region for managed instances"
     );
-    let result = if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(errors.join("; "))
-    };
-    state.refresh.record(result, started);
+    state.refresh.record(combine(errors), started);
 }
 
 /// Brings every workspace in `region` in line with EC2.
-pub async fn refresh_region(state: &AppState, region: &str) -> Result<(), String> {
+pub async fn refresh_region(state: &AppState, region: &str) -> Result<(), RegionError> {
     let observed_at = Utc::now();
-    let observed = state
-        .cloud
-        .describe_managed(region, &state.owner)
-        .await
-        .map_err(|e| e.to_string())?;
-    apply_region(state, region, &observed, observed_at).await
+    let observed = state.cloud.describe_managed(region, &state.owner).await?;
+    Ok(apply_region(state, region, &observed, observed_at).await?)
 }
 
 /// Applies one region's DescribeInstances answer, begun at `observed_at`, to the store.

@@ -150,11 +150,35 @@ impl WorkspaceLocks {
     }
 }
 
+/// Why the last refresh cycle failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefreshFailure {
+    pub message: String,
+    /// Nothing answered (connection refused, DNS, a timeout), as opposed to AWS answering
+    /// with an error: the status then calls AWS disconnected.
+    pub unreachable: bool,
+}
+
 /// What the last refresh from EC2 achieved.
 #[derive(Clone, Debug, Default)]
 pub struct RefreshStatus {
+    /// When the last successful cycle began: the list is at least this old.
     pub last_success: Option<DateTime<Utc>>,
-    pub last_error: Option<String>,
+    pub last_error: Option<RefreshFailure>,
+}
+
+impl RefreshStatus {
+    /// Whole seconds since the last successful cycle began; `None` before the first.
+    pub fn data_age(&self, now: DateTime<Utc>) -> Option<i64> {
+        self.last_success.map(|at| (now - at).num_seconds().max(0))
+    }
+
+    /// Whether the list may be out of date: the last cycle failed, none has succeeded yet, or
+    /// the last success is older than two poll intervals (a cycle stuck on a slow AWS).
+    pub fn is_stale(&self, now: DateTime<Utc>, poll_interval: Duration) -> bool {
+        let limit = i64::try_from(poll_interval.as_secs().saturating_mul(2)).unwrap_or(i64::MAX);
+        self.last_error.is_some() || self.data_age(now).is_none_or(|age| age > limit)
+    }
 }
 
 /// A way to ask the refresh loop for an early cycle, and to read how it is doing.
@@ -177,7 +201,7 @@ impl RefreshHandle {
             .clone()
     }
 
-    pub fn record(&self, result: Result<(), String>, at: DateTime<Utc>) {
+    pub fn record(&self, result: Result<(), RefreshFailure>, at: DateTime<Utc>) {
         let mut status = self
             .status
             .lock()
@@ -192,27 +216,68 @@ impl RefreshHandle {
     }
 }
 
-/// The last AWS connectivity check, so that status requests do not each call AWS.
+/// How long a connectivity check may take.
+const HEALTH_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How old a connectivity result may be before the next status request checks again: AWS
+/// that answered is trusted for longer than AWS that did not, so that recovery shows soon.
+const HEALTH_FRESH_WHEN_UP: Duration = Duration::from_secs(30);
+const HEALTH_FRESH_WHEN_DOWN: Duration = Duration::from_secs(5);
+
+/// The last AWS connectivity check, so that status requests do not each call AWS, and never
+/// wait for it: a stale result is answered at once while a check runs in the background.
 #[derive(Clone, Debug, Default)]
 pub struct AwsHealth {
-    inner: TimedCell<Result<String, String>>,
+    inner: Arc<Mutex<HealthCell>>,
+}
+
+#[derive(Debug, Default)]
+struct HealthCell {
+    last: Option<(Instant, Result<String, String>)>,
+    checking: bool,
 }
 
 impl AwsHealth {
-    /// The account id, or why AWS could not be reached; checked at most every 30 seconds.
+    /// Checks now and waits for the answer (at most 5 s): the account id, or why AWS could
+    /// not be reached.
     pub async fn check(&self, cloud: &Cloud) -> Result<String, String> {
-        let mut last = self.inner.lock().await;
-        if let Some((at, result)) = last.as_ref()
-            && at.elapsed() < Duration::from_secs(30)
-        {
-            return result.clone();
-        }
-        let result = match tokio::time::timeout(Duration::from_secs(5), cloud.identity()).await {
+        let result = match tokio::time::timeout(HEALTH_CHECK_TIMEOUT, cloud.identity()).await {
             Ok(Ok(identity)) => Ok(identity.account),
             Ok(Err(error)) => Err(error.to_string()),
-            Err(_) => Err("STS GetCallerIdentity did not answer within 5 s".to_string()),
+            Err(_) => Err(format!(
+                "STS GetCallerIdentity did not answer within {} s",
+                HEALTH_CHECK_TIMEOUT.as_secs()
+            )),
         };
-        *last = Some((Instant::now(), result.clone()));
+        let mut cell = self.lock();
+        cell.last = Some((Instant::now(), result.clone()));
+        cell.checking = false;
         result
+    }
+
+    /// The last result, at once; `None` before the first check. When it is old, a check
+    /// starts in the background and a later call sees its answer.
+    pub fn current(&self, cloud: &Cloud) -> Option<Result<String, String>> {
+        let mut cell = self.lock();
+        let due = match &cell.last {
+            None => true,
+            Some((at, Ok(_))) => at.elapsed() >= HEALTH_FRESH_WHEN_UP,
+            Some((at, Err(_))) => at.elapsed() >= HEALTH_FRESH_WHEN_DOWN,
+        };
+        if due && !cell.checking {
+            cell.checking = true;
+            let health = self.clone();
+            let cloud = cloud.clone();
+            tokio::spawn(async move {
+                let _ = health.check(&cloud).await;
+            });
+        }
+        cell.last.as_ref().map(|(_, result)| result.clone())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HealthCell> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

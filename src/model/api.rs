@@ -397,8 +397,17 @@ pub struct DaemonStatus {
     pub region: String,
     pub owner: String,
     pub started_at: DateTime<Utc>,
+    /// When the last successful refresh from EC2 began.
     pub last_refresh: Option<DateTime<Utc>>,
+    /// Why the last refresh failed; `None` after a success.
     pub refresh_error: Option<String>,
+    /// Seconds since `last_refresh`: how old the list's data is. `None` before the first.
+    #[serde(default)]
+    pub data_age_seconds: Option<i64>,
+    /// The list may be out of date: the last refresh failed, none succeeded yet, or the last
+    /// success is older than two poll intervals.
+    #[serde(default)]
+    pub data_stale: bool,
     /// The daemon's Unix socket, its default transport.
     #[serde(default)]
     pub socket: Option<String>,

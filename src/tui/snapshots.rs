@@ -350,6 +350,8 @@ pub fn full_data() -> Data {
         socket: Some("/run/user/1000/prism/daemon.sock".into()),
         tcp_address: Some("127.0.0.1:8947".into()),
         tcp_note: None,
+        data_age_seconds: Some(12),
+        data_stale: false,
     });
     data.workspaces = Some(workspaces());
     data.templates = Some(templates());

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -15,7 +15,7 @@ use crate::daemon::state::AppState;
 use crate::daemon::{launcher, workspaces};
 use crate::model::api::{
     ConnectInfo, ExtendRequest, HibernateResponse, HibernationStatus, LaunchRequest,
-    ServiceConnect, SshInfo, StateChange, TerminateRequest, TerminateResponse, Workspace,
+    ServiceConnect, SshInfo, StateChange, TerminateRequest, TerminateResponse,
 };
 use crate::model::ledger::time_in_state;
 use crate::model::tags::ServicesSource;
@@ -39,9 +39,30 @@ pub fn router() -> Router<AppState> {
         .route("/instances/{name}/extend", post(extend))
 }
 
-async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<Workspace>>> {
-    workspaces::list(&state).await.map(Json)
+/// The list from the store, with how old its data is in two headers, so that a client can
+/// say "stale, 95 s old" without a second request: `X-Prism-Data-Age` (whole seconds since
+/// the last successful refresh from EC2 began; absent before the first) and
+/// `X-Prism-Data-Stale` (`true` or `false`, as `data_stale` in the daemon's status).
+async fn list(State(state): State<AppState>) -> ApiResult<impl IntoResponse> {
+    let workspaces = workspaces::list(&state).await?;
+    let now = Utc::now();
+    let refresh = state.refresh.status();
+    let poll_interval = std::time::Duration::from_secs(state.config.poll_interval_secs);
+    let stale = if refresh.is_stale(now, poll_interval) {
+        "true"
+    } else {
+        "false"
+    };
+    let mut headers = HeaderMap::new();
+    headers.insert(DATA_STALE, HeaderValue::from_static(stale));
+    if let Some(age) = refresh.data_age(now) {
+        headers.insert(DATA_AGE, HeaderValue::from(age));
+    }
+    Ok((headers, Json(workspaces)))
 }
+
+const DATA_AGE: HeaderName = HeaderName::from_static("x-prism-data-age");
+const DATA_STALE: HeaderName = HeaderName::from_static("x-prism-data-stale");
 
 async fn launch(
     State(state): State<AppState>,

@@ -1,5 +1,7 @@
 //! `/api/v1/daemon`: health and shutdown.
 
+use std::time::Duration;
+
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -46,14 +48,25 @@ async fn rotate_token(
     }))
 }
 
+/// Answers at once whatever AWS does: connectivity is the last check's result (a stale one
+/// is checked again in the background) together with what the last refresh cycle found.
 async fn status(State(state): State<AppState>) -> ApiResult<Json<DaemonStatus>> {
     let now = Utc::now();
     let uptime = (now - state.started_at).num_seconds();
-    let aws = state.aws_health.check(&state.cloud).await;
     let live = state.store.live().await?;
     let refresh = state.refresh.status();
+    let aws = match state.aws_health.current(&state.cloud) {
+        Some(result) => result,
+        None => Err("not checked yet".to_string()),
+    };
+    // STS may answer while EC2 does not (or the other way round); either silence counts.
+    let aws = match (aws, &refresh.last_error) {
+        (Ok(_), Some(failure)) if failure.unreachable => Err(failure.message.clone()),
+        (aws, _) => aws,
+    };
     let healthy = aws.is_ok() && refresh.last_error.is_none();
     let reach = state.reach();
+    let poll_interval = Duration::from_secs(state.config.poll_interval_secs);
     Ok(Json(DaemonStatus {
         status: if healthy { "healthy" } else { "degraded" }.into(),
         version: env!("CARGO_PKG_VERSION").into(),
@@ -80,7 +93,9 @@ async fn status(State(state): State<AppState>) -> ApiResult<Json<DaemonStatus>> 
         owner: state.owner.clone(),
         started_at: state.started_at,
         last_refresh: refresh.last_success,
-        refresh_error: refresh.last_error,
+        data_age_seconds: refresh.data_age(now),
+        data_stale: refresh.is_stale(now, poll_interval),
+        refresh_error: refresh.last_error.map(|failure| failure.message),
         socket: reach.socket.map(|p| p.display().to_string()),
         tcp_address: reach.tcp.map(|a| a.to_string()),
         tcp_note: reach.tcp_note,

@@ -68,7 +68,7 @@ fn listen_address<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SocketAddr, 
 }
 
 /// Keys read from `PRISM_*` environment variables.
-const ENV_KEYS: [&str; 10] = [
+pub(crate) const ENV_KEYS: [&str; 10] = [
     "listen",
     "region",
     "owner",

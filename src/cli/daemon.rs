@@ -53,7 +53,7 @@ impl Awaited {
 
 /// Whether process `pid` has ended; `None` when this platform gives no way to tell. A zombie
 /// (ended, not yet reaped by its parent) counts as ended.
-fn process_ended(pid: u32) -> Option<bool> {
+pub(super) fn process_ended(pid: u32) -> Option<bool> {
     #[cfg(target_os = "linux")]
     {
         match std::fs::read_to_string(format!("/proc/{pid}/stat")) {

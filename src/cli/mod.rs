@@ -1,12 +1,14 @@
 //! The command line: `prism <group> <verb>`, and `prism daemon` to run the service.
 //!
-//! Every command except `prism daemon` talks to the daemon through [`crate::client`]. Output is
-//! a table by default and JSON with `--output json`; failures print the message and what to do
-//! about it, and exit non-zero (1 for an error the daemon reported, 2 for a usage error such as
-//! a malformed daemon URL, 3 when the daemon is unreachable).
+//! Every command except `prism daemon` itself and its `install` and `uninstall` talks to the
+//! daemon through [`crate::client`]. Output is a table by default and JSON with `--output
+//! json`; failures print the message and what to do about it, and exit non-zero (1 for an
+//! error the daemon reported or a refusal, 2 for a usage error such as a malformed daemon URL,
+//! 3 when the daemon is unreachable).
 
 mod daemon;
 mod output;
+mod service;
 mod templates;
 mod workspace;
 
@@ -17,6 +19,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::client::{ClientError, DaemonClient};
 pub use output::Format;
+pub use service::Manager;
 
 /// Cloud research workstations on AWS without surprise bills.
 #[derive(Debug, Parser)]
@@ -100,6 +103,30 @@ pub enum DaemonCommand {
     Token,
     /// Replace the token with a new one; clients read it from the token file again.
     RotateToken,
+    /// Run the daemon as a service that starts at login and again after a crash.
+    ///
+    /// Writes a systemd user unit (Linux) or a launchd agent (macOS), then enables and starts
+    /// it with systemctl or launchctl (restarting it if the file changed); without that tool,
+    /// prints the commands to run instead. The service keeps PRISM_CONFIG_DIR, PRISM_DATA_DIR, AWS_PROFILE,
+    /// AWS_REGION, AWS_CONFIG_FILE and AWS_ENDPOINT_URL* from this shell (never credentials),
+    /// and `--listen` when given before `install`. PRISM_SERVICE_DIR writes the file elsewhere.
+    Install {
+        /// Only write the file, and print the commands that start the service.
+        #[arg(long)]
+        no_start: bool,
+        /// Replace an existing service file that differs from the new one.
+        #[arg(long)]
+        force: bool,
+        /// The service manager to write for (default: systemd on Linux, launchd on macOS).
+        #[arg(long, value_enum)]
+        manager: Option<Manager>,
+    },
+    /// Stop the service `install` set up, keep it from starting again, and remove its file.
+    Uninstall {
+        /// The service manager it was installed for (default: this system's).
+        #[arg(long, value_enum)]
+        manager: Option<Manager>,
+    },
 }
 
 /// Which kind of failure, for the exit code.
@@ -137,35 +164,64 @@ pub fn report(error: &ClientError) -> Failure {
     }
 }
 
-/// Runs a client command (anything but running the daemon itself).
+/// Runs a client command (anything but running the daemon itself), or installs or removes
+/// the service, which needs no daemon.
 pub async fn run_client(cli: Cli) -> ExitCode {
-    let client = match DaemonClient::discover(cli.daemon_url.as_deref()) {
-        Ok(client) => client,
-        Err(error) => return report(&error).exit_code(),
-    };
     let result = match cli.command {
-        Command::Workspace { command } => workspace::run(&client, cli.output, command).await,
-        Command::Templates { command } => templates::run(&client, cli.output, command).await,
         Command::Daemon(DaemonArgs {
-            command: Some(DaemonCommand::Status),
-            ..
-        }) => output::daemon_status(&client, cli.output).await,
+            command:
+                Some(DaemonCommand::Install {
+                    no_start,
+                    force,
+                    manager,
+                }),
+            listen,
+        }) => service::install(
+            cli.output,
+            service::InstallOptions {
+                no_start,
+                force,
+                manager,
+                listen,
+            },
+        ),
         Command::Daemon(DaemonArgs {
-            command: Some(DaemonCommand::Stop { timeout }),
+            command: Some(DaemonCommand::Uninstall { manager }),
             ..
-        }) => daemon::stop(&client, cli.output, std::time::Duration::from_secs(timeout)).await,
+        }) => service::uninstall(cli.output, manager),
         Command::Daemon(DaemonArgs {
             command: Some(DaemonCommand::Token),
             ..
         }) => daemon::print_token(),
-        Command::Daemon(DaemonArgs {
-            command: Some(DaemonCommand::RotateToken),
-            ..
-        }) => daemon::rotate_token(&client, cli.output).await,
-        Command::Daemon(_) | Command::Tui(_) => Err(Failure::Usage),
+        command => with_client(cli.daemon_url.as_deref(), cli.output, command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => failure.exit_code(),
+    }
+}
+
+async fn with_client(
+    daemon_url: Option<&str>,
+    output: Format,
+    command: Command,
+) -> Result<(), Failure> {
+    let client = DaemonClient::discover(daemon_url).map_err(|error| report(&error))?;
+    match command {
+        Command::Workspace { command } => workspace::run(&client, output, command).await,
+        Command::Templates { command } => templates::run(&client, output, command).await,
+        Command::Daemon(DaemonArgs {
+            command: Some(DaemonCommand::Status),
+            ..
+        }) => output::daemon_status(&client, output).await,
+        Command::Daemon(DaemonArgs {
+            command: Some(DaemonCommand::Stop { timeout }),
+            ..
+        }) => daemon::stop(&client, output, std::time::Duration::from_secs(timeout)).await,
+        Command::Daemon(DaemonArgs {
+            command: Some(DaemonCommand::RotateToken),
+            ..
+        }) => daemon::rotate_token(&client, output).await,
+        Command::Daemon(_) | Command::Tui(_) => Err(Failure::Usage),
     }
 }

@@ -82,7 +82,7 @@ fn listen_address<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SocketAddr, 
 }
 
 /// Keys read from `PRISM_*` environment variables.
-const ENV_KEYS: [&str; 12] = [
+pub(crate) const ENV_KEYS: [&str; 12] = [
     "listen",
     "tcp_fallback",
     "allow_non_loopback",

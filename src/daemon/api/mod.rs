@@ -1,9 +1,11 @@
-//! The REST API: one router per resource, merged under `/api/v1` in [`app`].
+//! The REST API: one router per resource, merged in [`app`], and its OpenAPI description
+//! ([`openapi()`]), which is generated from the same handlers the routers are built from.
 
 mod costs;
 mod events;
 mod guard;
 mod instances;
+mod openapi;
 mod system;
 mod templates;
 
@@ -15,6 +17,7 @@ use axum::http::{HeaderName, Method, StatusCode};
 use axum::routing::any;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
 
 use super::error::ApiError;
 use super::state::AppState;
@@ -24,22 +27,36 @@ const BODY_LIMIT: usize = 64 * 1024;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Builds the whole application. Handler tests call this with `oneshot`; the daemon serves it.
-pub fn app(state: AppState) -> Router {
-    let mut api = Router::new()
+/// Every operation the API serves. The resource routers register handlers only through
+/// utoipa-axum's `routes!`, which takes each method and path from the handler's
+/// `#[utoipa::path]`, so nothing is served that the document does not describe (`clippy.toml`
+/// refuses the plain `route` calls that would get around this).
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .merge(templates::router())
         .merge(instances::router())
         .merge(costs::router())
         .merge(events::router())
-        .merge(system::router());
-    for area in NOT_YET_BUILT {
-        api = api
-            .route(&format!("/{area}"), any(not_yet_built))
-            .route(&format!("/{area}/{{*rest}}"), any(not_yet_built));
-    }
-    let api = api.method_not_allowed_fallback(method_not_allowed);
-    Router::new()
-        .nest("/api/v1", api)
+        .merge(system::router())
+        .merge(openapi::router())
+}
+
+/// The OpenAPI document of everything [`app`] serves, as `GET /api/v1/openapi.json` answers it.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    openapi::document(routes().into_openapi())
+}
+
+/// Every route [`app`] registers: the documented operations and the 501 stubs.
+fn served_routes() -> Router<AppState> {
+    let (api, _) = routes().split_for_parts();
+    with_areas_not_yet_built(api)
+}
+
+/// Builds the whole application. Handler tests call this with `oneshot`; the daemon serves it.
+pub fn app(state: AppState) -> Router {
+    served_routes()
+        // Last, so that it covers every route above.
+        .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         // Inside the request span, so that a refusal is logged with its request id, and before
@@ -74,7 +91,8 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// Areas of the API contract that this version does not serve yet. They answer 501 with a
-/// clear message instead of a bare 404, so clients can tell "not built" from "wrong URL".
+/// clear message instead of a bare 404, so clients can tell "not built" from "wrong URL". They
+/// are no operations of the document, whose description names them instead.
 const NOT_YET_BUILT: [&str; 7] = [
     "idle",
     "projects",
@@ -84,6 +102,19 @@ const NOT_YET_BUILT: [&str; 7] = [
     "profiles",
     "logs",
 ];
+
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the stubs answer 501 for whole areas, which are deliberately not documented"
+)]
+fn with_areas_not_yet_built(mut api: Router<AppState>) -> Router<AppState> {
+    for area in NOT_YET_BUILT {
+        api = api
+            .route(&format!("/api/v1/{area}"), any(not_yet_built))
+            .route(&format!("/api/v1/{area}/{{*rest}}"), any(not_yet_built));
+    }
+    api
+}
 
 async fn not_yet_built(OriginalUri(uri): OriginalUri) -> ApiError {
     let area = uri

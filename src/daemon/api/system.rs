@@ -1,25 +1,42 @@
 //! `/api/v1/daemon`: health and shutdown.
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::Utc;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::openapi::{INTERNAL_ERROR, NO_PARAMETERS, PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE};
 use crate::daemon::error::ApiResult;
 use crate::daemon::extract::{NoParameters, OptionalJsonBody};
 use crate::daemon::state::AppState;
-use crate::model::api::{DaemonStatus, ShutdownResponse};
+use crate::model::api::{DaemonStatus, ErrorBody, ShutdownResponse};
 use crate::model::workspace::{WorkspaceState, human_duration};
 
 /// Seconds shutdown waits for background work before giving up on it.
 pub const SHUTDOWN_TIMEOUT_SECS: u32 = 30;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/daemon/status", get(status))
-        .route("/daemon/shutdown", post(shutdown))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(status))
+        .routes(routes!(shutdown))
 }
 
+/// The daemon's health
+///
+/// Its version, uptime, whether AWS answers (checked at most every 30 seconds), how the last
+/// refresh from EC2 went, and how many workspaces it runs. `degraded` means AWS cannot be
+/// reached or the last refresh failed; the answer is still 200.
+#[utoipa::path(
+    get,
+    path = "/api/v1/daemon/status",
+    operation_id = "daemon_status",
+    tag = "daemon",
+    responses(
+        (status = 200, description = "The daemon's status", body = DaemonStatus),
+        (status = 500, description = INTERNAL_ERROR, body = ErrorBody),
+    ),
+)]
 async fn status(State(state): State<AppState>) -> ApiResult<Json<DaemonStatus>> {
     let now = Utc::now();
     let uptime = (now - state.started_at).num_seconds();
@@ -57,6 +74,25 @@ async fn status(State(state): State<AppState>) -> ApiResult<Json<DaemonStatus>> 
     }))
 }
 
+/// Shut the daemon down
+///
+/// Answers first, then stops serving; background work gets up to `shutdown_timeout` seconds
+/// to finish, and what is left resumes on the next start. `pid` lets a client wait for the
+/// process to end.
+#[utoipa::path(
+    post,
+    path = "/api/v1/daemon/shutdown",
+    operation_id = "shutdown_daemon",
+    tag = "daemon",
+    request_body(content = Option<NoParameters>, description = NO_PARAMETERS),
+    responses(
+        (status = 200, description = "The daemon is shutting down", body = ShutdownResponse),
+        (status = 400, body = ErrorBody,
+            description = "`INVALID_REQUEST`: a body other than none or `{}`."),
+        (status = 413, description = PAYLOAD_TOO_LARGE, body = ErrorBody),
+        (status = 415, description = UNSUPPORTED_MEDIA_TYPE, body = ErrorBody),
+    ),
+)]
 async fn shutdown(
     State(state): State<AppState>,
     OptionalJsonBody(NoParameters {}): OptionalJsonBody<NoParameters>,

@@ -34,6 +34,9 @@ const WORKSPACE_KEY: &str = "The workspace's name, or its EC2 instance id";
 const WORKSPACE_NOT_FOUND: &str = "`INSTANCE_NOT_FOUND` (no workspace has that name or instance \
      id) or `AWS_RESOURCE_NOT_FOUND` (EC2 no longer knows its instance).";
 
+const INVALID_STATE: &str = "`INVALID_STATE`: the workspace's state does not allow this (for \
+     example, it is already stopped).";
+
 const NO_PARAMETERS_REFUSED: &str = "`INVALID_REQUEST` (a body other than none or `{}`, or a \
      name in the path that cannot be decoded) or `AWS_REQUEST_INVALID`.";
 
@@ -122,7 +125,7 @@ async fn launch(
         (status = 400, description = NO_PARAMETERS_REFUSED, body = ErrorBody),
         (status = 403, description = AWS_PERMISSION_DENIED, body = ErrorBody),
         (status = 404, description = WORKSPACE_NOT_FOUND, body = ErrorBody),
-        (status = 409, body = ErrorBody, description = "`INVALID_STATE`: the workspace's state does not allow this (for example, it is already stopped)."),
+        (status = 409, description = INVALID_STATE, body = ErrorBody),
         (status = 413, description = PAYLOAD_TOO_LARGE, body = ErrorBody),
         (status = 415, description = UNSUPPORTED_MEDIA_TYPE, body = ErrorBody),
         (status = 500, description = INTERNAL_ERROR, body = ErrorBody),
@@ -161,7 +164,7 @@ async fn stop(
         (status = 400, description = NO_PARAMETERS_REFUSED, body = ErrorBody),
         (status = 403, description = AWS_PERMISSION_DENIED, body = ErrorBody),
         (status = 404, description = WORKSPACE_NOT_FOUND, body = ErrorBody),
-        (status = 409, body = ErrorBody, description = "`INVALID_STATE`: the workspace's state does not allow this (for example, it is already stopped)."),
+        (status = 409, description = INVALID_STATE, body = ErrorBody),
         (status = 413, description = PAYLOAD_TOO_LARGE, body = ErrorBody),
         (status = 415, description = UNSUPPORTED_MEDIA_TYPE, body = ErrorBody),
         (status = 500, description = INTERNAL_ERROR, body = ErrorBody),
@@ -204,7 +207,7 @@ async fn start(
         (status = 400, description = NO_PARAMETERS_REFUSED, body = ErrorBody),
         (status = 403, description = AWS_PERMISSION_DENIED, body = ErrorBody),
         (status = 404, description = WORKSPACE_NOT_FOUND, body = ErrorBody),
-        (status = 409, body = ErrorBody, description = "`INVALID_STATE`: the workspace's state does not allow this (for example, it is already stopped)."),
+        (status = 409, description = INVALID_STATE, body = ErrorBody),
         (status = 413, description = PAYLOAD_TOO_LARGE, body = ErrorBody),
         (status = 415, description = UNSUPPORTED_MEDIA_TYPE, body = ErrorBody),
         (status = 500, description = INTERNAL_ERROR, body = ErrorBody),
@@ -243,7 +246,9 @@ async fn resume(
         (status = 400, description = NO_PARAMETERS_REFUSED, body = ErrorBody),
         (status = 403, description = AWS_PERMISSION_DENIED, body = ErrorBody),
         (status = 404, description = WORKSPACE_NOT_FOUND, body = ErrorBody),
-        (status = 409, body = ErrorBody, description = "`INVALID_STATE` (the workspace's state does not allow this) or `HIBERNATION_NOT_SUPPORTED` (it was launched without hibernation; the message says why, and nothing changes)."),
+        (status = 409, body = ErrorBody, description = "`INVALID_STATE` (the workspace's state \
+            does not allow this) or `HIBERNATION_NOT_SUPPORTED` (it was launched without \
+            hibernation; the message says why, and nothing changes)."),
         (status = 413, description = PAYLOAD_TOO_LARGE, body = ErrorBody),
         (status = 415, description = UNSUPPORTED_MEDIA_TYPE, body = ErrorBody),
         (status = 500, description = INTERNAL_ERROR, body = ErrorBody),

@@ -287,8 +287,7 @@ pub struct HibernateResponse {
     expecting = "a JSON object such as {\"confirm\": \"DELETE\"}"
 )]
 pub struct TerminateRequest {
-    /// Must be `DELETE`; without it the answer is 400 `CONFIRMATION_REQUIRED`. (It is optional
-    /// here only so that the daemon can answer that rather than a parse error.)
+    /// Must be `DELETE`; a body without it is answered with 400 `CONFIRMATION_REQUIRED`.
     #[serde(default)]
     #[schema(value_type = String, required = true, pattern = "^DELETE$")]
     pub confirm: Option<String>,

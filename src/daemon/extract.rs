@@ -10,6 +10,8 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Schema, Type};
 
 use super::error::ApiError;
 
@@ -145,6 +147,21 @@ where
     }
 }
 
+/// In the OpenAPI document: an object with no properties, since any is refused.
+impl utoipa::PartialSchema for NoParameters {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .additional_properties(Some(AdditionalProperties::<Schema>::FreeForm(false)))
+            .description(Some(
+                "No parameters: an empty JSON object, or no body at all",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for NoParameters {}
+
 impl<'de> serde::Deserialize<'de> for NoParameters {
     // By hand, because a derived struct also accepts `[]` and names itself in its errors.
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -249,6 +266,9 @@ mod tests {
             }
         }
         let fine: ExtendRequest = parse(b"{\"hours\": 6}").expect("whole hours");
+        assert_eq!(fine.hours, Some(6));
+        // The document says integer, and JSON Schema counts 6.0 as one.
+        let fine: ExtendRequest = parse(b"{\"hours\": 6.0}").expect("whole with a fraction");
         assert_eq!(fine.hours, Some(6));
         let fine: ExtendRequest = parse(b"{\"hours\": null}").expect("null means default");
         assert_eq!(fine.hours, None);

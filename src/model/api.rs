@@ -3,32 +3,38 @@
 //! Both the daemon (which serves them) and the client (which the CLI and TUI use) build on these
 //! types, so the two cannot drift apart. Field names follow the API contract; fields the
 //! contract does not have are additions, never renames. Requests refuse unknown fields so that
-//! a misspelt option is an error, not a silent default.
+//! a misspelt option is an error, not a silent default. Each type also describes itself as a
+//! JSON Schema ([`ToSchema`]) for the OpenAPI document the daemon serves, so the document is
+//! generated from the same definitions that encode the bodies.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::money::Money;
 use super::workspace::WorkspaceState;
 
 /// The body of every error response.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
 /// What went wrong, in the contract's shape.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ErrorDetail {
     /// A stable, machine-readable code such as `INSTANCE_NOT_FOUND`.
     pub code: String,
     pub message: String,
+    // `default` lets clients read older daemons; this daemon always sends both fields.
     #[serde(default)]
+    #[schema(required = true)]
     pub details: String,
     /// What the caller can do about it.
     #[serde(default)]
+    #[schema(required = true)]
     pub remediation: String,
     pub timestamp: DateTime<Utc>,
 }
@@ -37,7 +43,7 @@ pub struct ErrorDetail {
 // Templates
 
 /// One entry of `GET /api/v1/templates`: the template as it resolves after inheritance.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct TemplateSummary {
     pub name: String,
     pub slug: String,
@@ -55,7 +61,7 @@ pub struct TemplateSummary {
 }
 
 /// `GET /api/v1/templates/validate`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ValidationSummary {
     pub total_templates: usize,
     pub validated: usize,
@@ -64,13 +70,13 @@ pub struct ValidationSummary {
     pub validation_results: Vec<ValidationResult>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct FileErrorInfo {
     pub file: String,
     pub message: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ValidationResult {
     pub template: String,
     pub file: String,
@@ -82,7 +88,7 @@ pub struct ValidationResult {
 }
 
 /// `GET /api/v1/templates/{name}/info`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct TemplateInfo {
     pub name: String,
     pub slug: String,
@@ -117,7 +123,7 @@ pub struct TemplateInfo {
     pub file: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ServiceInfo {
     pub name: String,
     pub port: Option<u16>,
@@ -128,7 +134,7 @@ pub struct ServiceInfo {
 // Workspaces
 
 /// One workspace as `GET /api/v1/instances` lists it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Workspace {
     pub name: String,
     /// The EC2 instance id; absent while the launch has not reached EC2.
@@ -169,29 +175,46 @@ pub struct Workspace {
 }
 
 /// `POST /api/v1/instances/launch`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(
     deny_unknown_fields,
     expecting = "a JSON object with the launch's fields"
 )]
 pub struct LaunchRequest {
+    /// Unique among live workspaces: a DNS label (lowercase letters, digits and `-`, starting
+    /// with a letter, at most 63 characters) that is not `i-` followed by hex digits.
+    #[schema(pattern = r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")]
     pub name: String,
+    /// A template's name or slug.
+    #[schema(min_length = 1)]
     pub template: String,
+    /// The template's default when neither this nor `instance_type` is given; the daemon also
+    /// takes lowercase and `_` for `-`. The template must have an instance type for the size.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^(XS|S|M|L|XL|GPU-S|GPU-M|GPU-L|GPU-XL)$")]
     pub size: Option<String>,
+    /// An EC2 instance type offered in the region, in place of a size.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = r"^[a-z][a-z0-9-]{0,15}\.[a-z0-9]{1,16}$")]
     pub instance_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spot: Option<bool>,
+    /// One of the account's regions; the daemon's region when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 32, pattern = r"^[a-z0-9]+(-[a-z0-9]+){1,2}-[0-9]+$")]
     pub region: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage: Option<StorageRequest>,
+    /// Recorded in the `prism:project` tag: 1 to 128 letters, digits, spaces or `_.:/=+-@`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = r"^[A-Za-z0-9 _.:/=+@-]{1,128}$")]
     pub project: Option<String>,
+    /// Recorded in the `prism:budget` tag, with the same characters as `project`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = r"^[A-Za-z0-9 _.:/=+@-]{1,128}$")]
     pub budget: Option<String>,
     /// Hours until the time-to-live deadline; none means no deadline.
+    #[schema(minimum = 1, maximum = 8784)]
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -201,24 +224,27 @@ pub struct LaunchRequest {
 }
 
 /// Root volume settings for a launch.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(
     deny_unknown_fields,
     expecting = "a JSON object with ebs_volume_size and ebs_volume_type"
 )]
 pub struct StorageRequest {
     /// Root volume size in GB.
+    #[schema(minimum = 8, maximum = 16384)]
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         deserialize_with = "whole::volume_gb"
     )]
     pub ebs_volume_size: Option<u32>,
+    /// `gp3` or `gp2`; the template's when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^(gp3|gp2)$")]
     pub ebs_volume_type: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct LaunchResponse {
     pub name: String,
     pub instance_id: Option<String>,
@@ -233,7 +259,7 @@ pub struct LaunchResponse {
 }
 
 /// The answer to stop, start and resume.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct StateChange {
     pub name: String,
     pub previous_state: WorkspaceState,
@@ -243,7 +269,7 @@ pub struct StateChange {
     pub estimated_ready_time: Option<DateTime<Utc>>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct HibernateResponse {
     pub name: String,
     pub previous_state: WorkspaceState,
@@ -255,19 +281,22 @@ pub struct HibernateResponse {
     pub hourly_savings: Option<Money>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(
     deny_unknown_fields,
     expecting = "a JSON object such as {\"confirm\": \"DELETE\"}"
 )]
 pub struct TerminateRequest {
+    /// Must be `DELETE`; a body without it is answered with 400 `CONFIRMATION_REQUIRED`.
     #[serde(default)]
+    #[schema(value_type = String, required = true, pattern = "^DELETE$")]
     pub confirm: Option<String>,
+    /// Snapshot the workspace's volumes first.
     #[serde(default)]
     pub backup_ebs: Option<bool>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct TerminateResponse {
     pub name: String,
     pub state: WorkspaceState,
@@ -277,7 +306,7 @@ pub struct TerminateResponse {
 }
 
 /// `GET /api/v1/instances/{name}/connect`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ConnectInfo {
     pub ssh: SshInfo,
     pub services: BTreeMap<String, ServiceConnect>,
@@ -286,7 +315,7 @@ pub struct ConnectInfo {
     pub notes: Vec<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct SshInfo {
     pub command: String,
     pub host: String,
@@ -295,7 +324,7 @@ pub struct SshInfo {
     pub key_path: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ServiceConnect {
     /// Where the service answers: on this machine once `local_forward` runs, or directly when
     /// its port is opened to your network.
@@ -317,7 +346,7 @@ pub struct ServiceConnect {
 }
 
 /// `GET /api/v1/instances/{name}/hibernation-status`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct HibernationStatus {
     pub hibernation_supported: bool,
     pub current_state: WorkspaceState,
@@ -329,12 +358,15 @@ pub struct HibernationStatus {
     pub reason: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(
     deny_unknown_fields,
     expecting = "a JSON object such as {\"hours\": 4}"
 )]
 pub struct ExtendRequest {
+    /// Hours to add to the deadline (or to now, when it has passed); missing, zero or negative
+    /// means 4.
+    #[schema(maximum = 8784)]
     #[serde(default, deserialize_with = "whole::extend_hours")]
     pub hours: Option<i64>,
 }
@@ -355,8 +387,15 @@ mod whole {
         let Some(value) = Option::<serde_json::Value>::deserialize(deserializer)? else {
             return Ok(None);
         };
-        value
-            .as_i64()
+        // A whole number written with a fraction (`4.0`) is still whole, as JSON Schema's
+        // `integer` has it, and the document promises integers.
+        let whole = value.as_i64().or_else(|| {
+            value
+                .as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 2f64.powi(53))
+                .map(|f| f as i64)
+        });
+        whole
             .and_then(|n| T::try_from(n).ok())
             .map(Some)
             .ok_or_else(|| D::Error::custom(format!("{field} must be {wanted}, not {value}")))
@@ -379,7 +418,7 @@ mod whole {
 // Daemon
 
 /// `GET /api/v1/daemon/status`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct DaemonStatus {
     /// `healthy`, or `degraded` when AWS cannot be reached.
     pub status: String,
@@ -420,14 +459,14 @@ pub struct DaemonStatus {
 }
 
 /// `POST /api/v1/daemon/rotate-token`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct RotateTokenResponse {
     pub message: String,
     /// Where the new token is; it is never sent in an answer.
     pub token_file: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ShutdownResponse {
     pub message: String,
     pub active_operations: u32,
@@ -446,7 +485,7 @@ pub struct ShutdownResponse {
 /// The stream tells clients that something changed; it does not replace the list. A client
 /// that connects late, or falls behind, re-reads the list (the daemon sends `resync` when it
 /// had to drop events for a slow client).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum DaemonEvent {
     /// The first message on every connection.
@@ -458,13 +497,14 @@ pub enum DaemonEvent {
     InstanceStateChanged(StateChangedEvent),
     /// Events were dropped because this client read too slowly: re-read the list.
     Resync { timestamp: DateTime<Utc> },
-    /// An event this client does not know, sent by a newer daemon.
-    #[serde(other)]
+    /// An event this client does not know, sent by a newer daemon. Only ever read, never
+    /// sent, so it is no part of the stream's schema.
+    #[serde(other, skip_serializing)]
     Unknown,
 }
 
 /// The body of an `instance_state_changed` event.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct StateChangedEvent {
     pub name: String,
     pub instance_id: Option<String>,
@@ -481,7 +521,7 @@ pub struct StateChangedEvent {
 
 /// `GET /api/v1/costs/current`: what the workspaces cost now and this UTC month, from the
 /// recorded state transitions and the price table.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct CurrentCosts {
     /// Per hour right now: compute of running workspaces plus storage of every existing one.
     pub total_current_hourly: Money,
@@ -507,7 +547,7 @@ pub struct CurrentCosts {
 }
 
 /// Hourly cost by kind.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct CostBreakdown {
     pub instances: Money,
     pub ebs_storage: Money,
@@ -515,7 +555,7 @@ pub struct CostBreakdown {
 }
 
 /// Compute not paid because workspaces were hibernated.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct HibernationSavings {
     /// This UTC month so far.
     pub current_month: Money,
@@ -524,7 +564,7 @@ pub struct HibernationSavings {
 }
 
 /// One workspace's share of the current hourly cost.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct CostDriver {
     pub resource: String,
     pub hourly_cost: Money,
@@ -534,7 +574,7 @@ pub struct CostDriver {
 
 /// `GET /api/v1/costs/history?start_date=&end_date=&granularity=`: spend per UTC day (or ISO
 /// week, or month) from the recorded transitions.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct CostHistory {
     /// e.g. `30_days`.
     pub period: String,
@@ -553,7 +593,7 @@ pub struct CostHistory {
 }
 
 /// Spend in one period.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PeriodCost {
     /// The first day of the period.
     pub date: chrono::NaiveDate,
@@ -565,7 +605,7 @@ pub struct PeriodCost {
 }
 
 /// How the latest periods compare with the earlier ones.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct CostTrend {
     /// `increasing`, `decreasing`, `stable`, or `insufficient_data`.
     pub trend_direction: String,

@@ -11,6 +11,8 @@ use std::ops::{Add, AddAssign, Neg, Sub};
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaFormat, Type};
 
 /// Micro-dollars in one dollar.
 pub const MICROS_PER_DOLLAR: i64 = 1_000_000;
@@ -249,6 +251,25 @@ impl<'de> Deserialize<'de> for Money {
     }
 }
 
+/// In the OpenAPI document an amount is a plain JSON number (as it is on the wire), with the
+/// registered `decimal` format so that tools know to read it as an exact decimal.
+impl utoipa::PartialSchema for Money {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Number)
+            .format(Some(SchemaFormat::Custom("decimal".to_string())))
+            .description(Some(
+                "An exact amount of US dollars, to the micro-dollar: a JSON number with at most \
+                 six decimal places, such as 0.0416. Read it as a decimal, not a binary float, \
+                 to keep it exact.",
+            ))
+            .examples(serde_json::to_value(Money::from_micros(41_600)).ok())
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Money {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,6 +331,20 @@ mod tests {
         assert_eq!(json, "0.0416");
         let back: Money = serde_json::from_str("12450.30").expect("deserialize");
         assert_eq!(back, Money::from_micros(12_450_300_000));
+    }
+
+    #[test]
+    fn schema_is_an_exact_decimal_number() {
+        let schema =
+            serde_json::to_value(<Money as utoipa::PartialSchema>::schema()).expect("serialize");
+        assert_eq!(schema["type"], "number");
+        assert_eq!(schema["format"], "decimal");
+        assert_eq!(schema["examples"][0].to_string(), "0.0416");
+        let text = schema["description"].as_str().unwrap_or_default();
+        assert!(
+            text.contains("US dollars") && text.contains("micro-dollar"),
+            "{text}"
+        );
     }
 
     #[rstest]

@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, SubsecRound as _, Utc};
 use serde::{Deserialize, Serialize};
 
 /// The states the API reports, by the contract's names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum WorkspaceState {
     /// Accepted by Prism; the instance is being prepared or has just been requested.

@@ -11,7 +11,7 @@ use crate::daemon::error::ApiError;
 use crate::daemon::state::AppState;
 
 /// The only path open without the token.
-const OPEN_PATH: &str = "/api/v1/health";
+pub const OPEN_PATH: &str = "/api/v1/health";
 
 pub async fn require_bearer(
     State(state): State<AppState>,

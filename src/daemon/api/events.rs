@@ -8,20 +8,20 @@
 
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use chrono::Utc;
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio_util::sync::CancellationToken;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::daemon::error::ApiError;
 use crate::daemon::state::AppState;
-use crate::model::api::DaemonEvent;
+use crate::model::api::{DaemonEvent, ErrorBody};
 
 /// How long one frame may take to leave before the client counts as gone.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -29,10 +29,40 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the closing frame may take at shutdown.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/ws", get(stream))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(stream))
 }
 
+/// The event stream (WebSocket)
+///
+/// A GET that upgrades to a WebSocket. Each text frame is one JSON `DaemonEvent` (see that
+/// schema): `hello` first, then `instance_state_changed` for every recorded transition, and
+/// `resync` in place of events a slow client missed, after which it should re-read
+/// `GET /api/v1/instances`. The stream reports changes from the moment of connecting, not
+/// history. Pings are answered; on shutdown the daemon closes the socket with code 1001.
+#[utoipa::path(
+    get,
+    path = "/api/v1/ws",
+    operation_id = "event_stream",
+    tag = "events",
+    params(
+        ("Connection" = String, Header, description = "`Upgrade` (the daemon takes any \
+            list that holds `upgrade`, in any case)", pattern = "^Upgrade$"),
+        ("Upgrade" = String, Header, description = "`websocket`, in any case",
+            pattern = "^websocket$"),
+        ("Sec-WebSocket-Version" = String, Header, description = "`13`", pattern = "^13$"),
+        ("Sec-WebSocket-Key" = String, Header, description = "The handshake's key: 16 random \
+            bytes in base64, which WebSocket clients make up themselves",
+            pattern = "^[A-Za-z0-9+/]{22}==$"),
+    ),
+    responses(
+        (status = 101, description = "Switching to the WebSocket protocol; then one \
+            `DaemonEvent` per text frame"),
+        (status = 426, body = ErrorBody, description = "`UPGRADE_REQUIRED`: a plain HTTP \
+            request, without the WebSocket handshake headers.",
+            headers(("Upgrade" = String, description = "`websocket`"))),
+    ),
+)]
 async fn stream(
     State(state): State<AppState>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,

@@ -2,47 +2,79 @@
 
 use std::collections::BTreeMap;
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::Utc;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::openapi::{
+    AWS_FAILED, AWS_PERMISSION_DENIED, AWS_RESOURCE_NOT_FOUND, AWS_UNAVAILABLE, INTERNAL_ERROR,
+    NO_PARAMETERS, PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE,
+};
 use crate::daemon::error::{ApiError, ApiResult};
 use crate::daemon::extract::{JsonBody, NoParameters, OptionalJsonBody, PathParam};
 use crate::daemon::state::AppState;
 use crate::daemon::{launcher, workspaces};
 use crate::model::api::{
-    ConnectInfo, ExtendRequest, HibernateResponse, HibernationStatus, LaunchRequest,
-    ServiceConnect, SshInfo, StateChange, TerminateRequest, TerminateResponse,
+    ConnectInfo, ErrorBody, ExtendRequest, HibernateResponse, HibernationStatus, LaunchRequest,
+    LaunchResponse, ServiceConnect, SshInfo, StateChange, TerminateRequest, TerminateResponse,
+    Workspace,
 };
 use crate::model::ledger::time_in_state;
 use crate::model::tags::ServicesSource;
 use crate::model::template::{ServiceAuth, ServiceSpec};
 use crate::model::workspace::{Action, WorkspaceState, human_duration};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/instances", get(list))
-        .route("/instances/launch", post(launch))
-        .route("/instances/{name}/stop", post(stop))
-        .route("/instances/{name}/start", post(start))
-        .route("/instances/{name}/hibernate", post(hibernate))
-        .route("/instances/{name}/resume", post(resume))
-        .route("/instances/{name}/terminate", post(terminate))
-        .route("/instances/{name}/connect", get(connect))
-        .route(
-            "/instances/{name}/hibernation-status",
-            get(hibernation_status),
-        )
-        .route("/instances/{name}/extend", post(extend))
+/// What the `{name}` in these paths may be.
+const WORKSPACE_KEY: &str = "The workspace's name, or its EC2 instance id";
+
+const WORKSPACE_NOT_FOUND: &str = "`INSTANCE_NOT_FOUND` (no workspace has that name or instance \
+     id) or `AWS_RESOURCE_NOT_FOUND` (EC2 no longer knows its instance).";
+
+const INVALID_STATE: &str = "`INVALID_STATE`: the workspace's state does not allow this (for \
+     example, it is already stopped).";
+
+const NO_PARAMETERS_REFUSED: &str = "`INVALID_REQUEST` (a body other than none or `{}`, or a \
+     name in the path that cannot be decoded) or `AWS_REQUEST_INVALID`.";
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(launch))
+        .routes(routes!(stop))
+        .routes(routes!(start))
+        .routes(routes!(hibernate))
+        .routes(routes!(resume))
+        .routes(routes!(terminate))
+        .routes(routes!(connect))
+        .routes(routes!(hibernation_status))
+        .routes(routes!(extend))
 }
 
-/// The list from the store, with how old its data is in two headers, so that a client can
-/// say "stale, 95 s old" without a second request: `X-Prism-Data-Age` (whole seconds since
-/// the last successful refresh from EC2 began; absent before the first) and
-/// `X-Prism-Data-Stale` (`true` or `false`, as `data_stale` in the daemon's status).
+/// List the workspaces
+///
+/// Every live workspace, and those that ended in the last hour, from the daemon's cache (a
+/// background loop refreshes it from EC2 every poll interval, so listing never calls AWS).
+/// Two headers say how old its data is, so that a client can say "stale, 95 s old" without a
+/// second request.
+#[utoipa::path(
+    get,
+    path = "/api/v1/instances",
+    operation_id = "list_workspaces",
+    tag = "workspaces",
+    responses(
+        (status = 200, description = "The workspaces", body = [Workspace], headers(
+            ("x-prism-data-age" = i64, description = "Whole seconds since the last successful \
+                refresh from EC2 began; absent before the first"),
+            ("x-prism-data-stale" = String, description = "`true` when the list may be out of \
+                date (as `data_stale` in the daemon's status), else `false`"),
+        )),
+        (status = 500, description = INTERNAL_ERROR, body = ErrorBody),
+    ),
+)]
 async fn list(State(state): State<AppState>) -> ApiResult<impl IntoResponse> {
     let workspaces = workspaces::list(&state).await?;
     let now = Utc::now();
@@ -64,6 +96,36 @@ async fn list(State(state): State<AppState>) -> ApiResult<impl IntoResponse> {
 const DATA_AGE: HeaderName = HeaderName::from_static("x-prism-data-age");
 const DATA_STALE: HeaderName = HeaderName::from_static("x-prism-data-stale");
 
+/// Launch a workspace
+///
+/// Checks the request, records the launch and answers at once with state `launching`; the
+/// launch finishes in the background, and the list shows its `launch_progress`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/instances/launch",
+    operation_id = "launch_workspace",
+    tag = "workspaces",
+    request_body = LaunchRequest,
+    responses(
+        (status = 202, description = "The launch was accepted and goes on in the background",
+            body = LaunchResponse),
+        (status = 400, body = ErrorBody, description = "`INVALID_REQUEST` (a malformed body, an \
+            unknown field, a bad value, or both `size` and `instance_type`), `INVALID_NAME`, \
+            `TEMPLATE_NOT_FOUND` (the body names no template), `INVALID_SIZE`, \
+            `INVALID_INSTANCE_TYPE`, `INVALID_REGION`, or `AWS_REQUEST_INVALID`."),
+        (status = 403, description = AWS_PERMISSION_DENIED, body = ErrorBody),
+        (status = 404, description = AWS_RESOURCE_NOT_FOUND, body = ErrorBody),
+        (status = 409, body = ErrorBody,
+            description = "`WORKSPACE_EXISTS`: a live workspace already has that name."),
+        (status = 413, description = PAYLOAD_TOO_LARGE, body = ErrorBody),
+        (status = 415, description = UNSUPPORTED_MEDIA_TYPE, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "`TEMPLATE_INVALID`: the template \
+            failed validation; `details` has the findings."),
+        (status = 500, description = INTERNAL_ERROR, body = ErrorBody),
+        (status = 502, description = AWS_FAILED, body = ErrorBody),
+        (status = 503, description = AWS_UNAVAILABLE, body = ErrorBody),
+    ),
+)]
 async fn launch(
     State(state): State<AppState>,
     JsonBody(request): JsonBody<LaunchRequest>,
@@ -72,6 +134,29 @@ async fn launch(
     Ok((StatusCode::ACCEPTED, Json(response)))
 }
 
+/// Stop a workspace
+///
+/// Stops the instance; its volumes and data are kept, and it pays for storage only.
+#[utoipa::path(
+    post,
+    path = "/api/v1/instances/{name}/stop",
+    operation_id = "stop_workspace",
+    tag = "workspaces",
+    params(("name" = String, Path, description = WORKSPACE_KEY)),
+    request_body(content = Option<NoParameters>, description = NO_PARAMETERS),
+    responses(
+        (status = 200, description = "The request was sent to EC2", body = StateChange),
+        (status = 400, description = NO_PARAMETERS_REFUSED, body = ErrorBody),
+        (status = 403, description = AWS_PERMISSION_DENIED, body = ErrorBody),
+        (status = 404, description = WORKSPACE_NOT_FOUND, body = ErrorBody),
+        (status = 409, description = INVALID_STATE, body = ErrorBody),
+        (status = 413, description = PAYLOAD_TOO_LARGE, body = ErrorBody),
+        (status = 415, description = UNSUPPORTED_MEDIA_TYPE, body = ErrorBody),
+        (status = 500, description = INTERNAL_ERROR, body = ErrorBody),
+        (status = 502, description = AWS_FAILED, body = ErrorBody),
+        (status = 503, description = AWS_UNAVAILABLE, body = ErrorBody),
+    ),
+)]
 async fn stop(
     State(state): State<AppState>,
     PathParam(name): PathParam,
@@ -87,6 +172,30 @@ async fn stop(
     }))
 }
 
+/// Start a workspace
+///
+/// Starts a stopped workspace. A hibernated one is resumed instead (its memory is restored),
+/// and the answer says `resuming`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/instances/{name}/start",
+    operation_id = "start_workspace",
+    tag = "workspaces",
+    params(("name" = String, Path, description = WORKSPACE_KEY)),
+    request_body(content = Option<NoParameters>, description = NO_PARAMETERS),
+    responses(
+        (status = 200, description = "The request was sent to EC2", body = StateChange),
+        (status = 400, description = NO_PARAMETERS_REFUSED, body = ErrorBody),
+        (status = 403, description = AWS_PERMISSION_DENIED, body = ErrorBody),
+        (status = 404, description = WORKSPACE_NOT_FOUND, body = ErrorBody),
+        (status = 409, description = INVALID_STATE, body = ErrorBody),
+        (status = 413, description = PAYLOAD_TOO_LARGE, body = ErrorBody),
+        (status = 415, description = UNSUPPORTED_MEDIA_TYPE, body = ErrorBody),
+        (status = 500, description = INTERNAL_ERROR, body = ErrorBody),
+        (status = 502, description = AWS_FAILED, body = ErrorBody),
+        (status = 503, description = AWS_UNAVAILABLE, body = ErrorBody),
+    ),
+)]
 async fn start(
     State(state): State<AppState>,
     PathParam(name): PathParam,
@@ -107,6 +216,29 @@ async fn start(
     }))
 }
 
+/// Resume a hibernated workspace
+///
+/// Starts the instance and restores the memory it saved when it hibernated.
+#[utoipa::path(
+    post,
+    path = "/api/v1/instances/{name}/resume",
+    operation_id = "resume_workspace",
+    tag = "workspaces",
+    params(("name" = String, Path, description = WORKSPACE_KEY)),
+    request_body(content = Option<NoParameters>, description = NO_PARAMETERS),
+    responses(
+        (status = 200, description = "The request was sent to EC2", body = StateChange),
+        (status = 400, description = NO_PARAMETERS_REFUSED, body = ErrorBody),
+        (status = 403, description = AWS_PERMISSION_DENIED, body = ErrorBody),
+        (status = 404, description = WORKSPACE_NOT_FOUND, body = ErrorBody),
+        (status = 409, description = INVALID_STATE, body = ErrorBody),
+        (status = 413, description = PAYLOAD_TOO_LARGE, body = ErrorBody),
+        (status = 415, description = UNSUPPORTED_MEDIA_TYPE, body = ErrorBody),
+        (status = 500, description = INTERNAL_ERROR, body = ErrorBody),
+        (status = 502, description = AWS_FAILED, body = ErrorBody),
+        (status = 503, description = AWS_UNAVAILABLE, body = ErrorBody),
+    ),
+)]
 async fn resume(
     State(state): State<AppState>,
     PathParam(name): PathParam,
@@ -122,6 +254,32 @@ async fn resume(
     }))
 }
 
+/// Hibernate a workspace
+///
+/// Saves the instance's memory to its root volume and stops it; resuming restores it. Only
+/// workspaces launched with hibernation configured can hibernate.
+#[utoipa::path(
+    post,
+    path = "/api/v1/instances/{name}/hibernate",
+    operation_id = "hibernate_workspace",
+    tag = "workspaces",
+    params(("name" = String, Path, description = WORKSPACE_KEY)),
+    request_body(content = Option<NoParameters>, description = NO_PARAMETERS),
+    responses(
+        (status = 200, description = "The request was sent to EC2", body = HibernateResponse),
+        (status = 400, description = NO_PARAMETERS_REFUSED, body = ErrorBody),
+        (status = 403, description = AWS_PERMISSION_DENIED, body = ErrorBody),
+        (status = 404, description = WORKSPACE_NOT_FOUND, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "`INVALID_STATE` (the workspace's state \
+            does not allow this) or `HIBERNATION_NOT_SUPPORTED` (it was launched without \
+            hibernation; the message says why, and nothing changes)."),
+        (status = 413, description = PAYLOAD_TOO_LARGE, body = ErrorBody),
+        (status = 415, description = UNSUPPORTED_MEDIA_TYPE, body = ErrorBody),
+        (status = 500, description = INTERNAL_ERROR, body = ErrorBody),
+        (status = 502, description = AWS_FAILED, body = ErrorBody),
+        (status = 503, description = AWS_UNAVAILABLE, body = ErrorBody),
+    ),
+)]
 async fn hibernate(
     State(state): State<AppState>,
     PathParam(name): PathParam,
@@ -139,6 +297,33 @@ async fn hibernate(
     }))
 }
 
+/// Terminate a workspace
+///
+/// Destroys the instance and its volumes; the body must confirm it. With `backup_ebs` the
+/// volumes are snapshotted first (the snapshots complete after the instance is gone).
+#[utoipa::path(
+    post,
+    path = "/api/v1/instances/{name}/terminate",
+    operation_id = "terminate_workspace",
+    tag = "workspaces",
+    params(("name" = String, Path, description = WORKSPACE_KEY)),
+    request_body(content = TerminateRequest, description = "Must hold `\"confirm\": \"DELETE\"`"),
+    responses(
+        (status = 200, description = "Termination was requested", body = TerminateResponse),
+        (status = 400, body = ErrorBody, description = "`CONFIRMATION_REQUIRED` (the body does \
+            not confirm with `DELETE`), `INVALID_REQUEST` (a malformed body or an unknown \
+            field), or `AWS_REQUEST_INVALID`."),
+        (status = 403, description = AWS_PERMISSION_DENIED, body = ErrorBody),
+        (status = 404, description = WORKSPACE_NOT_FOUND, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "`INVALID_STATE`: the workspace is \
+            already terminating or gone, or its launch is between Prism and EC2."),
+        (status = 413, description = PAYLOAD_TOO_LARGE, body = ErrorBody),
+        (status = 415, description = UNSUPPORTED_MEDIA_TYPE, body = ErrorBody),
+        (status = 500, description = INTERNAL_ERROR, body = ErrorBody),
+        (status = 502, description = AWS_FAILED, body = ErrorBody),
+        (status = 503, description = AWS_UNAVAILABLE, body = ErrorBody),
+    ),
+)]
 async fn terminate(
     State(state): State<AppState>,
     PathParam(name): PathParam,
@@ -177,6 +362,30 @@ async fn terminate(
     }))
 }
 
+/// How to connect to a workspace
+///
+/// The SSH command and, per service (Jupyter, RStudio …), its URL, the SSH tunnel that reaches
+/// it, and its token or password. The address is asked of EC2 now, since it changes on every
+/// start.
+#[utoipa::path(
+    get,
+    path = "/api/v1/instances/{name}/connect",
+    operation_id = "connect_workspace",
+    tag = "workspaces",
+    params(("name" = String, Path, description = WORKSPACE_KEY)),
+    responses(
+        (status = 200, description = "How to reach the workspace", body = ConnectInfo),
+        (status = 400, body = ErrorBody, description = "`INVALID_REQUEST` (the name in the \
+            path cannot be decoded) or `AWS_REQUEST_INVALID`."),
+        (status = 403, description = AWS_PERMISSION_DENIED, body = ErrorBody),
+        (status = 404, description = WORKSPACE_NOT_FOUND, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "`INVALID_STATE` (the workspace is not \
+            running) or `NO_ADDRESS` (it has no IP address yet)."),
+        (status = 500, description = INTERNAL_ERROR, body = ErrorBody),
+        (status = 502, description = AWS_FAILED, body = ErrorBody),
+        (status = 503, description = AWS_UNAVAILABLE, body = ErrorBody),
+    ),
+)]
 async fn connect(
     State(state): State<AppState>,
     PathParam(name): PathParam,
@@ -316,6 +525,25 @@ fn shlex_quote(text: &str) -> String {
         .unwrap_or_else(|_| text.to_string())
 }
 
+/// Whether a workspace can hibernate, and its current hibernation
+///
+/// Whether the workspace was launched with hibernation configured (and why not), and, while
+/// it is hibernated, since when and the compute it has not paid for since.
+#[utoipa::path(
+    get,
+    path = "/api/v1/instances/{name}/hibernation-status",
+    operation_id = "hibernation_status",
+    tag = "workspaces",
+    params(("name" = String, Path, description = WORKSPACE_KEY)),
+    responses(
+        (status = 200, description = "The hibernation status", body = HibernationStatus),
+        (status = 400, body = ErrorBody,
+            description = "`INVALID_REQUEST`: the name in the path cannot be decoded."),
+        (status = 404, body = ErrorBody,
+            description = "`INSTANCE_NOT_FOUND`: no workspace has that name or instance id."),
+        (status = 500, description = INTERNAL_ERROR, body = ErrorBody),
+    ),
+)]
 async fn hibernation_status(
     State(state): State<AppState>,
     PathParam(name): PathParam,
@@ -357,6 +585,33 @@ async fn hibernation_status(
     }))
 }
 
+/// Extend a workspace's time-to-live
+///
+/// Adds hours to the deadline in the `prism:ttl` tag, or to now when there is none or it has
+/// passed. A missing, zero or negative `hours` means 4; one extension is at most 8,784 hours.
+#[utoipa::path(
+    post,
+    path = "/api/v1/instances/{name}/extend",
+    operation_id = "extend_workspace",
+    tag = "workspaces",
+    params(("name" = String, Path, description = WORKSPACE_KEY)),
+    request_body(content = Option<ExtendRequest>, description = "No body means 4 hours"),
+    responses(
+        (status = 204, description = "The deadline was moved"),
+        (status = 400, body = ErrorBody, description = "`INVALID_REQUEST` (a malformed body, \
+            an unknown field, hours that are not whole, or too many of them) or \
+            `AWS_REQUEST_INVALID`."),
+        (status = 403, description = AWS_PERMISSION_DENIED, body = ErrorBody),
+        (status = 404, description = WORKSPACE_NOT_FOUND, body = ErrorBody),
+        (status = 409, body = ErrorBody,
+            description = "`INVALID_STATE`: the workspace is terminating or has ended."),
+        (status = 413, description = PAYLOAD_TOO_LARGE, body = ErrorBody),
+        (status = 415, description = UNSUPPORTED_MEDIA_TYPE, body = ErrorBody),
+        (status = 500, description = INTERNAL_ERROR, body = ErrorBody),
+        (status = 502, description = AWS_FAILED, body = ErrorBody),
+        (status = 503, description = AWS_UNAVAILABLE, body = ErrorBody),
+    ),
+)]
 async fn extend(
     State(state): State<AppState>,
     PathParam(name): PathParam,

@@ -1,10 +1,12 @@
-//! The REST API: one router per resource, merged under `/api/v1` in [`app`].
+//! The REST API: one router per resource, merged in [`app`], and its OpenAPI description
+//! ([`openapi()`]), which is generated from the same handlers the routers are built from.
 
 mod auth;
 mod costs;
 mod events;
 mod guard;
 mod instances;
+mod openapi;
 mod system;
 mod templates;
 
@@ -17,6 +19,7 @@ use axum::routing::any;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
 
 use super::error::ApiError;
 use super::state::AppState;
@@ -29,6 +32,31 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// On every answer: the daemon's version. Clients check it to say "not a prism daemon" when
 /// something else answers on the port.
 pub const DAEMON_HEADER: HeaderName = HeaderName::from_static("x-prism-daemon");
+
+/// Every operation the API serves. The resource routers register handlers only through
+/// utoipa-axum's `routes!`, which takes each method and path from the handler's
+/// `#[utoipa::path]`, so nothing is served that the document does not describe (`clippy.toml`
+/// refuses the plain `route` calls that would get around this).
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(templates::router())
+        .merge(instances::router())
+        .merge(costs::router())
+        .merge(events::router())
+        .merge(system::router())
+        .merge(openapi::router())
+}
+
+/// The OpenAPI document of everything [`app`] serves, as `GET /api/v1/openapi.json` answers it.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    openapi::document(routes().into_openapi())
+}
+
+/// Every route [`app`] registers: the documented operations and the 501 stubs.
+fn served_routes() -> Router<AppState> {
+    let (api, _) = routes().split_for_parts();
+    with_areas_not_yet_built(api)
+}
 
 /// The application as the socket serves it: every route, no token (the socket admits only
 /// this user). Handler tests call this with `oneshot`.
@@ -43,20 +71,9 @@ pub fn tcp_app(state: AppState) -> Router {
 }
 
 fn build(state: AppState, bearer: bool) -> Router {
-    let mut api = Router::new()
-        .merge(templates::router())
-        .merge(instances::router())
-        .merge(costs::router())
-        .merge(events::router())
-        .merge(system::router());
-    for area in NOT_YET_BUILT {
-        api = api
-            .route(&format!("/{area}"), any(not_yet_built))
-            .route(&format!("/{area}/{{*rest}}"), any(not_yet_built));
-    }
-    let api = api.method_not_allowed_fallback(method_not_allowed);
-    let mut router = Router::new()
-        .nest("/api/v1", api)
+    let mut router = served_routes()
+        // Last, so that it covers every route above.
+        .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
     if bearer {
@@ -106,7 +123,8 @@ fn build(state: AppState, bearer: bool) -> Router {
 }
 
 /// Areas of the API contract that this version does not serve yet. They answer 501 with a
-/// clear message instead of a bare 404, so clients can tell "not built" from "wrong URL".
+/// clear message instead of a bare 404, so clients can tell "not built" from "wrong URL". They
+/// are no operations of the document, whose description names them instead.
 const NOT_YET_BUILT: [&str; 7] = [
     "idle",
     "projects",
@@ -116,6 +134,19 @@ const NOT_YET_BUILT: [&str; 7] = [
     "profiles",
     "logs",
 ];
+
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the stubs answer 501 for whole areas, which are deliberately not documented"
+)]
+fn with_areas_not_yet_built(mut api: Router<AppState>) -> Router<AppState> {
+    for area in NOT_YET_BUILT {
+        api = api
+            .route(&format!("/api/v1/{area}"), any(not_yet_built))
+            .route(&format!("/api/v1/{area}/{{*rest}}"), any(not_yet_built));
+    }
+    api
+}
 
 async fn not_yet_built(OriginalUri(uri): OriginalUri) -> ApiError {
     let area = uri

@@ -1,37 +1,70 @@
-//! `/api/v1/daemon`: health and shutdown.
+//! `/api/v1/daemon` and `/api/v1/health`: status, shutdown, token rotation, and the open
+//! health check.
 
 use std::time::Duration;
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::Utc;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::openapi::{INTERNAL_ERROR, NO_PARAMETERS, PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE};
 use crate::daemon::error::ApiResult;
 use crate::daemon::extract::{NoParameters, OptionalJsonBody};
 use crate::daemon::state::AppState;
-use crate::model::api::{DaemonStatus, RotateTokenResponse, ShutdownResponse};
+use crate::model::api::{DaemonStatus, ErrorBody, RotateTokenResponse, ShutdownResponse};
 use crate::model::workspace::{WorkspaceState, human_duration};
 
 /// Seconds shutdown waits for background work before giving up on it.
 pub const SHUTDOWN_TIMEOUT_SECS: u32 = 30;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/daemon/status", get(status))
-        .route("/daemon/shutdown", post(shutdown))
-        .route("/daemon/rotate-token", post(rotate_token))
-        .route("/health", get(health))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(status))
+        .routes(routes!(shutdown))
+        .routes(routes!(rotate_token))
+        .routes(routes!(health))
 }
 
-/// The one route open on TCP without the token: it says the daemon answers, and nothing else.
+/// Whether the daemon answers
+///
+/// The one operation open over TCP without the token: it answers 204 with no body, and says
+/// nothing about the daemon or its workspaces.
+#[utoipa::path(
+    get,
+    path = "/api/v1/health",
+    operation_id = "health",
+    tag = "daemon",
+    security(()),
+    responses(
+        (status = 204, description = "The daemon answers"),
+    ),
+)]
 async fn health() -> axum::http::StatusCode {
     axum::http::StatusCode::NO_CONTENT
 }
 
-/// Replaces the token with a new one: written to the token file first, then used. Only a
-/// caller that reached this route can rotate: over the socket (this user) or over TCP with the
-/// current token.
+/// Replace the TCP token
+///
+/// Writes a new token to the token file (0600) and uses it from then on: the old one stops
+/// working at once. Only a caller that reached this operation can rotate: over the socket
+/// (this user) or over TCP with the current token. The answer names the file, never the token.
+#[utoipa::path(
+    post,
+    path = "/api/v1/daemon/rotate-token",
+    operation_id = "rotate_token",
+    tag = "daemon",
+    request_body(content = Option<NoParameters>, description = NO_PARAMETERS),
+    responses(
+        (status = 200, description = "The token was replaced", body = RotateTokenResponse),
+        (status = 400, body = ErrorBody,
+            description = "`INVALID_REQUEST`: a body other than none or `{}`."),
+        (status = 413, description = PAYLOAD_TOO_LARGE, body = ErrorBody),
+        (status = 415, description = UNSUPPORTED_MEDIA_TYPE, body = ErrorBody),
+        (status = 500, description = INTERNAL_ERROR, body = ErrorBody),
+    ),
+)]
 async fn rotate_token(
     State(state): State<AppState>,
     OptionalJsonBody(NoParameters {}): OptionalJsonBody<NoParameters>,
@@ -48,8 +81,21 @@ async fn rotate_token(
     }))
 }
 
-/// Answers at once whatever AWS does: connectivity is the last check's result (a stale one
-/// is checked again in the background) together with what the last refresh cycle found.
+/// The daemon's health
+///
+/// Its version, uptime, whether AWS answers (checked at most every 30 seconds), how the last
+/// refresh from EC2 went, and how many workspaces it runs. `degraded` means AWS cannot be
+/// reached or the last refresh failed; the answer is still 200.
+#[utoipa::path(
+    get,
+    path = "/api/v1/daemon/status",
+    operation_id = "daemon_status",
+    tag = "daemon",
+    responses(
+        (status = 200, description = "The daemon's status", body = DaemonStatus),
+        (status = 500, description = INTERNAL_ERROR, body = ErrorBody),
+    ),
+)]
 async fn status(State(state): State<AppState>) -> ApiResult<Json<DaemonStatus>> {
     let now = Utc::now();
     let uptime = (now - state.started_at).num_seconds();
@@ -102,6 +148,25 @@ async fn status(State(state): State<AppState>) -> ApiResult<Json<DaemonStatus>> 
     }))
 }
 
+/// Shut the daemon down
+///
+/// Answers first, then stops serving; background work gets up to `shutdown_timeout` seconds
+/// to finish, and what is left resumes on the next start. `pid` lets a client wait for the
+/// process to end.
+#[utoipa::path(
+    post,
+    path = "/api/v1/daemon/shutdown",
+    operation_id = "shutdown_daemon",
+    tag = "daemon",
+    request_body(content = Option<NoParameters>, description = NO_PARAMETERS),
+    responses(
+        (status = 200, description = "The daemon is shutting down", body = ShutdownResponse),
+        (status = 400, body = ErrorBody,
+            description = "`INVALID_REQUEST`: a body other than none or `{}`."),
+        (status = 413, description = PAYLOAD_TOO_LARGE, body = ErrorBody),
+        (status = 415, description = UNSUPPORTED_MEDIA_TYPE, body = ErrorBody),
+    ),
+)]
 async fn shutdown(
     State(state): State<AppState>,
     OptionalJsonBody(NoParameters {}): OptionalJsonBody<NoParameters>,

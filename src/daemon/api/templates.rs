@@ -1,24 +1,26 @@
 //! `/api/v1/templates`: the catalog, its validation report, and one template's details.
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::daemon::catalog;
 use crate::daemon::error::ApiResult;
 use crate::daemon::extract::PathParam;
 use crate::daemon::state::AppState;
 use crate::model::api::{
-    FileErrorInfo, ServiceInfo, TemplateInfo, TemplateSummary, ValidationResult, ValidationSummary,
+    ErrorBody, FileErrorInfo, ServiceInfo, TemplateInfo, TemplateSummary, ValidationResult,
+    ValidationSummary,
 };
 use crate::model::size::Size;
 use crate::model::template::{Origin, ServiceAuth, Template, ValidationStatus};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/templates", get(list))
-        .route("/templates/validate", get(validate))
-        .route("/templates/{name}/info", get(info))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(validate))
+        .routes(routes!(info))
 }
 
 fn origin(template: &Template) -> String {
@@ -46,6 +48,17 @@ fn summary(t: &Template) -> TemplateSummary {
     }
 }
 
+/// List the templates
+///
+/// Every template that passed validation, bundled and the user's, as it resolves after
+/// inheritance. Templates that failed are left out; `GET /api/v1/templates/validate` names them.
+#[utoipa::path(
+    get,
+    path = "/api/v1/templates",
+    operation_id = "list_templates",
+    tag = "templates",
+    responses((status = 200, description = "The valid templates", body = [TemplateSummary])),
+)]
 async fn list(State(state): State<AppState>) -> Json<Vec<TemplateSummary>> {
     Json(
         state
@@ -58,6 +71,17 @@ async fn list(State(state): State<AppState>) -> Json<Vec<TemplateSummary>> {
     )
 }
 
+/// Validate every template
+///
+/// The findings for each template file, valid or not, and the files that could not be read as
+/// templates at all. Validation runs whenever a template file changes; this reports its result.
+#[utoipa::path(
+    get,
+    path = "/api/v1/templates/validate",
+    operation_id = "validate_templates",
+    tag = "templates",
+    responses((status = 200, description = "The validation report", body = ValidationSummary)),
+)]
 async fn validate(State(state): State<AppState>) -> Json<ValidationSummary> {
     let catalog = state.templates.current();
     let results: Vec<ValidationResult> = catalog
@@ -90,6 +114,42 @@ async fn validate(State(state): State<AppState>) -> Json<ValidationSummary> {
     })
 }
 
+/// Show one template
+///
+/// The template as it resolves after inheritance: packages by source, users, services, ports,
+/// the instance type of each size, storage, hibernation and idle settings, and the chain of
+/// templates it inherits from.
+#[utoipa::path(
+    get,
+    path = "/api/v1/templates/{name}/info",
+    operation_id = "template_info",
+    tag = "templates",
+    params((
+        "name" = String,
+        Path,
+        description = "The template's name or slug; for a file that did not parse, its file \
+                       name without extension"
+    )),
+    responses(
+        (status = 200, description = "The resolved template", body = TemplateInfo),
+        (
+            status = 400,
+            description = "`INVALID_REQUEST`: the name in the path cannot be decoded.",
+            body = ErrorBody
+        ),
+        (
+            status = 404,
+            description = "`TEMPLATE_NOT_FOUND`: no template answers to that name.",
+            body = ErrorBody
+        ),
+        (
+            status = 422,
+            description = "`TEMPLATE_INVALID`: the template exists but failed validation; \
+                           `details` has the findings.",
+            body = ErrorBody
+        ),
+    ),
+)]
 async fn info(
     State(state): State<AppState>,
     PathParam(name): PathParam,

@@ -13,7 +13,8 @@ pub const MAX_RANGE_DAYS: i64 = 366;
 pub const DEFAULT_RANGE_DAYS: u64 = 30;
 
 /// How finely a history is split.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
 pub enum Granularity {
     #[default]
     Daily,

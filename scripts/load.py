@@ -17,11 +17,16 @@ import time
 import urllib.parse
 
 
+# The daemon's bearer token, read from its token file (never passed on the command line).
+TOKEN = ""
+
+
 def request(base, method, path, body=None):
     url = urllib.parse.urlparse(base)
     conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
     payload = json.dumps(body).encode() if body is not None else None
     headers = {"content-type": "application/json"} if payload else {}
+    headers["authorization"] = f"Bearer {TOKEN}"
     start = time.perf_counter()
     conn.request(method, path, body=payload, headers=headers)
     response = conn.getresponse()
@@ -55,7 +60,11 @@ def main():
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--bin", required=True, help="the prism binary, for the port-conflict timing")
+    parser.add_argument("--token-file", required=True, help="the daemon's token file")
     args = parser.parse_args()
+    global TOKEN
+    with open(args.token_file, encoding="utf-8") as f:
+        TOKEN = f.read().strip()
     base = args.url
     rows = []
     rss_start = rss_mib(args.pid)

@@ -63,10 +63,20 @@ async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Api
 }
 
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| {
+    let value = serde_json::from_slice(bytes).map_err(|e| {
         ApiError::bad_request(format!("invalid JSON body: {e}"))
             .remediation("Fix the body: field names and types must match the API reference")
-    })
+    })?;
+    // serde reads a struct from an array too (`[4]` as `{"hours": 4}`, `[]` as all defaults);
+    // every body of this API is an object, and anything else is refused, not guessed at.
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return Err(ApiError::bad_request(
+            "invalid JSON body: it must be a JSON object ({...}), not an array or a bare value",
+        )
+        .remediation("Send the fields as a JSON object, as the API reference shows"));
+    }
+    Ok(value)
 }
 
 impl<S, T> FromRequest<S> for JsonBody<T>
@@ -205,6 +215,34 @@ mod tests {
         assert!(!with("text/plain"));
     }
     use crate::model::api::{ExtendRequest, LaunchRequest, TerminateRequest};
+
+    /// Regression (found by scripts/fuzz): `POST .../extend` with the body `[]` answered 204
+    /// and extended the workspace by the default 4 hours, since serde reads a struct from an
+    /// array; `[8]` extended it by 8.
+    #[test]
+    fn an_array_body_is_not_taken_for_an_object() {
+        for body in ["[]", "[8]", " [null] "] {
+            let error = parse::<ExtendRequest>(body.as_bytes()).expect_err(body);
+            assert_eq!(error.status, StatusCode::BAD_REQUEST, "{body}");
+            assert!(
+                error.message.contains("must be a JSON object"),
+                "{body}: {}",
+                error.message
+            );
+        }
+        let error = parse::<TerminateRequest>(b"[\"DELETE\"]").expect_err("array");
+        assert!(
+            error.message.contains("must be a JSON object"),
+            "{}",
+            error.message
+        );
+        assert_eq!(
+            parse::<ExtendRequest>(b" {\"hours\": 8}")
+                .expect("object")
+                .hours,
+            Some(8)
+        );
+    }
 
     fn message<T: DeserializeOwned + std::fmt::Debug>(body: &str) -> String {
         parse::<T>(body.as_bytes()).expect_err(body).message

@@ -237,6 +237,33 @@ async fn rotating_the_token_locks_out_the_old_one() {
     assert_eq!(text(&out.stdout).trim(), daemon.token().expose());
 }
 
+/// The dashboard pointed at TCP (`--daemon-url`) lives through a rotation: on a 401 the client
+/// reads the token file again and retries once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_reading_the_token_file_survives_a_rotation() {
+    let daemon = Daemon::start();
+    let file = daemon.config_dir().join("token");
+    let client = prism::client::DaemonClient::new(&daemon.url)
+        .expect("client")
+        .with_token_file(&file);
+    client.workspaces().await.expect("before the rotation");
+    daemon.socket_client().rotate_token().await.expect("rotate");
+    client.workspaces().await.expect("after the rotation");
+    // A client holding a token, with no file to read, is locked out.
+    let held = daemon.client();
+    daemon.socket_client().rotate_token().await.expect("rotate");
+    let error = held.workspaces().await.expect_err("the old token");
+    assert_eq!(error.code(), Some("UNAUTHORIZED"), "{error:?}");
+    // A wrong file is read once, not forever.
+    std::fs::write(
+        &file,
+        format!("{}\n", prism::token::Token::generate().expose()),
+    )
+    .expect("write");
+    let error = client.workspaces().await.expect_err("a wrong token file");
+    assert_eq!(error.code(), Some("UNAUTHORIZED"), "{error:?}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_token_socket_and_runtime_files_are_private() {
     let daemon = Daemon::start();
@@ -252,18 +279,23 @@ async fn the_token_socket_and_runtime_files_are_private() {
     );
 }
 
+/// Starts the daemon on `daemon`'s directories, expects it to refuse, and returns what it said.
+fn refused_start(daemon: &Daemon) -> String {
+    let out = run_to_exit(
+        daemon.command().args(["daemon", "--listen", "127.0.0.1:0"]),
+        Duration::from_secs(30),
+    );
+    assert!(!out.status.success(), "the daemon started");
+    text(&out.stderr)
+}
+
 #[test]
 fn a_token_file_others_can_read_stops_the_daemon() {
     let mut daemon = Daemon::start();
     daemon.kill();
     let token = daemon.config_dir().join("token");
     std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-    let out = run_to_exit(
-        daemon.command().args(["daemon", "--listen", "127.0.0.1:0"]),
-        Duration::from_secs(30),
-    );
-    assert!(!out.status.success());
-    let stderr = text(&out.stderr);
+    let stderr = refused_start(&daemon);
     assert!(stderr.contains("can be read by other users"), "{stderr}");
     assert!(stderr.contains("chmod 600"), "{stderr}");
     // Refused, not quietly fixed.
@@ -276,12 +308,7 @@ fn a_socket_directory_others_can_enter_stops_the_daemon() {
     daemon.kill();
     let run = daemon.data_dir().join("run");
     std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    let out = run_to_exit(
-        daemon.command().args(["daemon", "--listen", "127.0.0.1:0"]),
-        Duration::from_secs(30),
-    );
-    assert!(!out.status.success());
-    let stderr = text(&out.stderr);
+    let stderr = refused_start(&daemon);
     assert!(stderr.contains("can be entered by other users"), "{stderr}");
     assert_eq!(mode(&run), 0o755);
 }

@@ -134,14 +134,14 @@ async fn open(
         .map_err(|e| connect_error(shown, e))?;
     let stream: Box<dyn Duplex> = match transport {
         Transport::Socket(path) => Box::new(UnixStream::connect(path).await.map_err(unreachable)?),
-        Transport::Tcp { token } => {
+        Transport::Tcp { .. } => {
             if ws_url.scheme() != "ws" {
                 return Err(ClientError::Unreachable {
                     url: shown.to_string(),
                     reason: "the event stream is only served over plain loopback TCP".into(),
                 });
             }
-            if let Some(token) = token {
+            if let Some(token) = transport.token() {
                 let value = format!("Bearer {}", token.expose()).parse().map_err(|_| {
                     ClientError::Protocol {
                         url: shown.to_string(),

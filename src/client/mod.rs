@@ -10,6 +10,7 @@ mod events;
 pub use events::EventSubscription;
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::NaiveDate;
@@ -109,8 +110,43 @@ impl ClientError {
 pub enum Transport {
     /// The daemon's Unix socket: only its user can connect, no token needed.
     Socket(PathBuf),
-    /// TCP, with the bearer token when one was found.
-    Tcp { token: Option<Token> },
+    /// TCP, with the bearer token when one was found, and the file it came from: after a
+    /// rotation the daemon answers 401, and the client reads the file again and retries once.
+    Tcp {
+        token: Arc<Mutex<Option<Token>>>,
+        file: Option<PathBuf>,
+    },
+}
+
+impl Transport {
+    /// The token TCP requests carry now.
+    pub fn token(&self) -> Option<Token> {
+        match self {
+            Transport::Tcp { token, .. } => token.lock().ok().and_then(|token| token.clone()),
+            Transport::Socket(_) => None,
+        }
+    }
+
+    /// After a 401: reads the token file again, and keeps its token if it is a new one.
+    fn reread_token(&self) -> bool {
+        let Transport::Tcp {
+            token,
+            file: Some(file),
+        } = self
+        else {
+            return false;
+        };
+        let Ok(Some(fresh)) = crate::token::read(file) else {
+            return false;
+        };
+        match token.lock() {
+            Ok(mut current) if current.as_ref() != Some(&fresh) => {
+                *current = Some(fresh);
+                true
+            }
+            _ => false,
+        }
+    }
 }
 
 /// A connection to one daemon.
@@ -154,7 +190,10 @@ impl DaemonClient {
             http,
             shown: base.to_string(),
             base,
-            transport: Transport::Tcp { token: None },
+            transport: Transport::Tcp {
+                token: Arc::default(),
+                file: None,
+            },
             timeout: DEFAULT_TIMEOUT,
         })
     }
@@ -188,7 +227,23 @@ impl DaemonClient {
     /// The same TCP client, sending `token` as the bearer token.
     pub fn with_token(mut self, token: Option<Token>) -> DaemonClient {
         if let Transport::Tcp { .. } = self.transport {
-            self.transport = Transport::Tcp { token };
+            self.transport = Transport::Tcp {
+                token: Arc::new(Mutex::new(token)),
+                file: None,
+            };
+        }
+        self
+    }
+
+    /// The same TCP client, sending the token in `file`, and reading it again when the daemon
+    /// says the token is wrong (it was rotated).
+    pub fn with_token_file(mut self, file: &Path) -> DaemonClient {
+        if let Transport::Tcp { .. } = self.transport {
+            let token = crate::token::read(file).ok().flatten();
+            self.transport = Transport::Tcp {
+                token: Arc::new(Mutex::new(token)),
+                file: Some(file.to_path_buf()),
+            };
         }
         self
     }
@@ -211,15 +266,18 @@ impl DaemonClient {
     /// runtime file, the default address.
     pub fn discover(explicit: Option<&str>) -> Result<DaemonClient, ClientError> {
         let dirs = Dirs::discover().ok();
-        let token = || {
-            dirs.as_ref()
-                .and_then(|dirs| crate::token::read(&dirs.token_file()).ok().flatten())
+        let tcp = |url: &str| -> Result<DaemonClient, ClientError> {
+            let client = DaemonClient::new(url)?;
+            Ok(match &dirs {
+                Some(dirs) => client.with_token_file(&dirs.token_file()),
+                None => client,
+            })
         };
         let from_env = std::env::var("PRISM_DAEMON_URL")
             .ok()
             .filter(|url| !url.is_empty());
         if let Some(url) = explicit.map(str::to_string).or(from_env) {
-            return Ok(DaemonClient::new(&url)?.with_token(token()));
+            return tcp(&url);
         }
         let recorded = dirs
             .as_ref()
@@ -229,10 +287,10 @@ impl DaemonClient {
                 return DaemonClient::over_socket(&socket);
             }
             if let Some(address) = info.address {
-                return Ok(DaemonClient::new(&format!("http://{address}"))?.with_token(token()));
+                return tcp(&format!("http://{address}"));
             }
         }
-        Ok(DaemonClient::new(DEFAULT_URL)?.with_token(token()))
+        tcp(DEFAULT_URL)
     }
 
     /// The daemon's address for messages: its base URL, or `unix:PATH` for the socket.
@@ -278,17 +336,32 @@ impl DaemonClient {
         url: &Url,
         body: Option<&B>,
     ) -> Result<Vec<u8>, ClientError> {
-        let mut request = self.http.request(method, url.clone()).timeout(self.timeout);
-        if let Transport::Tcp { token: Some(token) } = &self.transport {
-            request = request.bearer_auth(token.expose());
-        }
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        let response = request.send().await.map_err(|e| ClientError::Unreachable {
-            url: self.shown.clone(),
-            reason: short_reason(&e),
-        })?;
+        let mut retried = false;
+        let response = loop {
+            let mut request = self
+                .http
+                .request(method.clone(), url.clone())
+                .timeout(self.timeout);
+            if let Some(token) = self.transport.token() {
+                request = request.bearer_auth(token.expose());
+            }
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let response = request.send().await.map_err(|e| ClientError::Unreachable {
+                url: self.shown.clone(),
+                reason: short_reason(&e),
+            })?;
+            // A rotated token: the file has the new one. Once, so a wrong file cannot loop.
+            if response.status() == StatusCode::UNAUTHORIZED
+                && !retried
+                && self.transport.reread_token()
+            {
+                retried = true;
+                continue;
+            }
+            break response;
+        };
         let status = response.status();
         // Every answer of a prism daemon says so; anything else answering on the port is not
         // one, whatever its body looks like.

@@ -99,6 +99,39 @@ pub fn lock_file(data_dir: &Path) -> PathBuf {
     data_dir.join("daemon.lock")
 }
 
+/// Reads a runtime file that clients may trust: this user's own, and writable by no one else
+/// (it says where the token may be sent). Anything else is ignored.
+pub fn read_trusted_runtime(path: &Path) -> Option<RuntimeInfo> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+        let meta = std::fs::metadata(path).ok()?;
+        let ours = meta.uid() == nix::unistd::geteuid().as_raw();
+        if !ours || meta.permissions().mode() & 0o022 != 0 {
+            return None;
+        }
+    }
+    read_runtime(path)
+}
+
+/// Whether the process a runtime file names still runs as this user: a file left by a daemon
+/// that died names an address anyone may have taken since.
+pub fn daemon_alive(info: &RuntimeInfo) -> bool {
+    #[cfg(unix)]
+    {
+        let Ok(pid) = i32::try_from(info.pid) else {
+            return false;
+        };
+        // Signal 0 checks without sending; another user's process answers EPERM.
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = info;
+        true
+    }
+}
+
 /// Reads a runtime file, if there is a readable one.
 pub fn read_runtime(path: &Path) -> Option<RuntimeInfo> {
     let text = std::fs::read_to_string(path).ok()?;

@@ -30,10 +30,15 @@ impl fmt::Debug for Token {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
     #[error(
-        "{path} can be read by other users (mode {mode:o}); the token in it controls your AWS \
-         account: run `chmod 600 {path}`"
+        "{path} can be read or changed by other users (mode {mode:o}); the token in it controls \
+         your AWS account: run `chmod 600 {path}`"
     )]
     NotPrivate { path: String, mode: u32 },
+    #[error(
+        "{path} belongs to another user (uid {owner}); the daemon's token must be your own file: \
+         delete it and start the daemon to make a new one"
+    )]
+    NotOwned { path: String, owner: u32 },
     #[error("{path} does not hold a prism token; delete it and start the daemon to make a new one")]
     Malformed { path: String },
     #[error("cannot {what} {path}: {reason}")]
@@ -85,12 +90,16 @@ impl Token {
 pub fn check_private(path: &Path) -> Result<(), TokenError> {
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt as _;
-        let mode = std::fs::metadata(path)
-            .map_err(|e| io_error("read", path, &e))?
-            .permissions()
-            .mode()
-            & 0o777;
+        use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+        let meta = std::fs::metadata(path).map_err(|e| io_error("read", path, &e))?;
+        let owner = meta.uid();
+        if owner != nix::unistd::geteuid().as_raw() {
+            return Err(TokenError::NotOwned {
+                path: path.display().to_string(),
+                owner,
+            });
+        }
+        let mode = meta.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
             return Err(TokenError::NotPrivate {
                 path: path.display().to_string(),

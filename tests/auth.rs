@@ -50,6 +50,18 @@ fn cli(daemon: &Daemon, args: &[&str]) -> Output {
     run_to_exit(&mut command, Duration::from_secs(30))
 }
 
+/// The CLI with an explicit URL, as `--daemon-url` or PRISM_DAEMON_URL gives it.
+fn cli_at(daemon: &Daemon, url: &str, args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_prism"));
+    command
+        .args(args)
+        .env("PRISM_CONFIG_DIR", daemon.config_dir())
+        .env("PRISM_DATA_DIR", daemon.data_dir())
+        .env("PRISM_DAEMON_URL", url)
+        .env_remove("PRISM_RUNTIME_DIR");
+    run_to_exit(&mut command, Duration::from_secs(30))
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -271,6 +283,13 @@ async fn the_token_socket_and_runtime_files_are_private() {
     assert_eq!(mode(&daemon.data_dir().join("run")), 0o700);
     assert_eq!(mode(&daemon.socket()), 0o600);
     assert_eq!(mode(&daemon.data_dir().join("daemon.json")), 0o600);
+    // Regression: the data directory was 0755 and prism.db 0644, so any user could read the
+    // Jupyter tokens and RStudio passwords in it.
+    assert_eq!(mode(&daemon.data_dir()), 0o700);
+    assert_eq!(mode(&daemon.config_dir()), 0o700);
+    for file in ["prism.db", "prism.db-wal", "daemon.lock"] {
+        assert_eq!(mode(&daemon.data_dir().join(file)) & 0o077, 0, "{file}");
+    }
     let token = daemon.token();
     let runtime = std::fs::read_to_string(daemon.data_dir().join("daemon.json")).expect("read");
     assert!(
@@ -296,7 +315,10 @@ fn a_token_file_others_can_read_stops_the_daemon() {
     let token = daemon.config_dir().join("token");
     std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o644)).expect("chmod");
     let stderr = refused_start(&daemon);
-    assert!(stderr.contains("can be read by other users"), "{stderr}");
+    assert!(
+        stderr.contains("can be read or changed by other users"),
+        "{stderr}"
+    );
     assert!(stderr.contains("chmod 600"), "{stderr}");
     // Refused, not quietly fixed.
     assert_eq!(mode(&token), 0o644);
@@ -526,4 +548,203 @@ fn another_user_gets_401_over_tcp() {
         .gid(uid);
     let out = run_to_exit(&mut command, Duration::from_secs(30));
     assert!(!out.status.success(), "another user read the token");
+}
+
+/// A stand-in for another user's program on a port: it records every request's head and
+/// answers 401 as another user's prism daemon would.
+fn capturing_http() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    capturing_http_on("127.0.0.1:0")
+}
+
+fn capturing_http_on(address: &str) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind(address).expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut head = Vec::new();
+            let mut buffer = [0_u8; 4096];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buffer) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buffer[..n]),
+                }
+            }
+            record
+                .lock()
+                .expect("lock")
+                .push(String::from_utf8_lossy(&head).to_lowercase());
+            let body = r#"{"error":{"code":"UNAUTHORIZED","message":"no","details":"","remediation":"","timestamp":"2026-01-01T00:00:00Z"}}"#;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\n\
+                 x-prism-daemon: 0.1.0\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (url, seen)
+}
+
+fn sent_a_token(seen: &std::sync::Mutex<Vec<String>>) -> bool {
+    seen.lock()
+        .expect("lock")
+        .iter()
+        .any(|head| head.contains("authorization"))
+}
+
+/// Regression: the CLI and dashboard sent the bearer token to whatever answered on the URL
+/// (another user holding 8947 while yours ran on its fallback, or with yours stopped), and that
+/// user could then drive your daemon.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_token_is_never_sent_to_another_users_port() {
+    let (url, seen) = capturing_http();
+    // Yours runs elsewhere: the token is not sent to the other port.
+    let daemon = Daemon::start();
+    let out = cli_at(&daemon, &url, &["workspace", "list"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("not your prism daemon"), "{stderr}");
+    assert!(
+        stderr.contains(daemon.url.trim_start_matches("http://")),
+        "{stderr}"
+    );
+    assert!(!sent_a_token(&seen), "the token went to another port");
+    // Yours is stopped: nothing is recorded as running, so no token goes anywhere.
+    let mut daemon = daemon;
+    daemon.kill();
+    for args in [&["workspace", "list"][..], &["daemon", "status"][..]] {
+        let out = cli_at(&daemon, &url, args);
+        assert_eq!(
+            out.status.code(),
+            Some(3),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    assert!(
+        !seen.lock().expect("lock").is_empty(),
+        "the CLI asked nothing"
+    );
+    assert!(!sent_a_token(&seen), "the token went to another port");
+}
+
+/// A daemon killed with SIGKILL leaves its runtime file; someone may take its port since.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dead_daemons_address_gets_no_token() {
+    let mut daemon = Daemon::start();
+    let address = daemon.url.trim_start_matches("http://").to_string();
+    daemon.kill();
+    let (url, seen) = capturing_http_on(&address);
+    let out = cli_at(&daemon, &url, &["workspace", "list"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(!seen.lock().expect("lock").is_empty());
+    assert!(
+        !sent_a_token(&seen),
+        "the token went to a dead daemon's port"
+    );
+}
+
+/// Regression: a `daemon.json` written by another user (or writable by others) was trusted,
+/// so its address got the token.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_runtime_file_others_could_write_is_not_trusted() {
+    let (url, seen) = capturing_http();
+    let address = url.trim_start_matches("http://");
+    let daemon = Daemon::prepare(&[]);
+    std::fs::create_dir_all(daemon.data_dir()).expect("data dir");
+    let token = prism::token::Token::generate();
+    prism::token::write(&daemon.config_dir().join("token"), &token).expect("token");
+    let runtime = daemon.data_dir().join("daemon.json");
+    std::fs::write(
+        &runtime,
+        format!(
+            r#"{{"pid":{},"address":"{address}","socket":null,"started_at":"2026-12-04T00:00:00Z"}}"#,
+            std::process::id()
+        ),
+    )
+    .expect("runtime file");
+    std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+    let out = cli(&daemon, &["workspace", "list"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        !sent_a_token(&seen),
+        "a world-writable runtime file was trusted"
+    );
+    if let Some(uid) = other_user() {
+        std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        nix::unistd::chown(&runtime, Some(uid.into()), None).expect("chown");
+        let _ = cli(&daemon, &["workspace", "list"]);
+        assert!(
+            !sent_a_token(&seen),
+            "another user's runtime file was trusted"
+        );
+    }
+    // The same file, private and ours, is trusted: the check above is about the file.
+    if other_user().is_some() {
+        nix::unistd::chown(&runtime, Some(nix::unistd::geteuid()), None).expect("chown");
+    }
+    std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let _ = cli(&daemon, &["workspace", "list"]);
+    assert!(
+        sent_a_token(&seen),
+        "a private runtime file of ours was not trusted"
+    );
+}
+
+/// Regression: a second daemon told to use the same PRISM_RUNTIME_DIR removed the first one's
+/// socket as "stale" and took it over, so the first one's CLI drove the second one's store.
+#[test]
+fn two_daemons_cannot_share_a_socket() {
+    let runtime = tempfile::tempdir().expect("dir");
+    let shared = runtime.path().join("prism");
+    let shared = shared.to_str().expect("utf-8");
+    let first = Daemon::start_with(&[("PRISM_RUNTIME_DIR", shared)]);
+    let second = Daemon::prepare(&[("PRISM_RUNTIME_DIR", shared)]);
+    let out = run_to_exit(
+        second.command().args(["daemon", "--listen", "127.0.0.1:0"]),
+        Duration::from_secs(30),
+    );
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("another prism daemon is serving the socket"),
+        "{stderr}"
+    );
+    // The first one still has its socket.
+    let socket = runtime.path().join("prism/daemon.sock");
+    let status = tokio::runtime::Runtime::new()
+        .expect("runtime")
+        .block_on(
+            prism::client::DaemonClient::over_socket(&socket)
+                .expect("client")
+                .status(),
+        )
+        .expect("the first daemon answers on its socket");
+    assert_eq!(status.owner, first.owner);
+}
+
+#[test]
+fn a_token_file_of_another_user_stops_the_daemon() {
+    let Some(uid) = other_user() else { return };
+    let mut daemon = Daemon::start();
+    daemon.kill();
+    nix::unistd::chown(&daemon.config_dir().join("token"), Some(uid.into()), None).expect("chown");
+    let stderr = refused_start(&daemon);
+    assert!(stderr.contains("belongs to another user"), "{stderr}");
+}
+
+/// `prism daemon url` prints where the token may go.
+#[test]
+fn the_url_command_prints_the_recorded_address() {
+    let mut daemon = Daemon::start();
+    let out = cli(&daemon, &["daemon", "url"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), daemon.url);
+    daemon.kill();
+    let out = cli(&daemon, &["daemon", "url"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stdout));
 }

@@ -11,6 +11,7 @@ fn prism(daemon: &Daemon, args: &[&str]) -> Output {
         .args(args)
         .env("PRISM_DAEMON_URL", &daemon.url)
         .env("PRISM_CONFIG_DIR", daemon.config_dir())
+        .env("PRISM_DATA_DIR", daemon.data_dir())
         .output()
         .expect("run prism")
 }
@@ -155,6 +156,7 @@ async fn a_closed_pipe_ends_output_quietly() {
         .args(["templates", "list"])
         .env("PRISM_DAEMON_URL", &daemon.url)
         .env("PRISM_CONFIG_DIR", daemon.config_dir())
+        .env("PRISM_DATA_DIR", daemon.data_dir())
         .stdout(writer)
         .output()
         .expect("run");

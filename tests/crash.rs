@@ -284,6 +284,7 @@ async fn a_rebuilt_workspace_shows_no_made_up_secrets_and_keeps_its_services() {
         .args(["workspace", "connect", &jupyter])
         .env("PRISM_DAEMON_URL", &daemon.url)
         .env("PRISM_CONFIG_DIR", daemon.config_dir())
+        .env("PRISM_DATA_DIR", daemon.data_dir())
         .output()
         .expect("run");
     let text = String::from_utf8_lossy(&out.stdout);

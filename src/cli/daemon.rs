@@ -206,6 +206,37 @@ pub fn print_token() -> Result<(), Failure> {
     }
 }
 
+/// Prints the TCP URL the running daemon recorded, the only place the token should go.
+pub fn print_url() -> Result<(), Failure> {
+    let dirs = Dirs::discover().map_err(|e| {
+        eprintln!("error: {e}");
+        Failure::Usage
+    })?;
+    let file = dirs.runtime_file();
+    let recorded = crate::paths::read_trusted_runtime(&file).filter(crate::paths::daemon_alive);
+    match recorded {
+        Some(info) => match info.address {
+            Some(address) => {
+                say!("http://{address}");
+                Ok(())
+            }
+            None => {
+                eprintln!("error: your daemon serves no TCP (its socket only)");
+                eprintln!("  hint: 'prism daemon status' says why; see tcp_fallback in the README");
+                Err(Failure::Api)
+            }
+        },
+        None => {
+            eprintln!(
+                "error: no daemon of yours is running (nothing recorded in {})",
+                file.display()
+            );
+            eprintln!("  hint: start it with 'prism daemon'");
+            Err(Failure::Unreachable)
+        }
+    }
+}
+
 /// Asks the daemon for a new token.
 pub async fn rotate_token(client: &DaemonClient, format: Format) -> Result<(), Failure> {
     let answer = client.rotate_token().await.map_err(|e| report(&e))?;

@@ -103,6 +103,9 @@ pub enum DaemonCommand {
     Token,
     /// Replace the token with a new one; clients read it from the token file again.
     RotateToken,
+    /// Print the running daemon's TCP URL, for scripts (on a shared machine it may not be
+    /// 8947): curl -H "Authorization: Bearer $(prism daemon token)" "$(prism daemon url)/api/v1/..."
+    Url,
     /// Run the daemon as a service that starts at login and again after a crash.
     ///
     /// Writes a systemd user unit (Linux) or a launchd agent (macOS), then enables and starts
@@ -193,6 +196,10 @@ pub async fn run_client(cli: Cli) -> ExitCode {
             command: Some(DaemonCommand::Token),
             ..
         }) => daemon::print_token(),
+        Command::Daemon(DaemonArgs {
+            command: Some(DaemonCommand::Url),
+            ..
+        }) => daemon::print_url(),
         command => with_client(cli.daemon_url.as_deref(), cli.output, command).await,
     };
     match result {

@@ -24,7 +24,7 @@ use crate::model::api::{
     ShutdownResponse, StateChange, TemplateInfo, TemplateSummary, TerminateRequest,
     TerminateResponse, ValidationSummary, Workspace,
 };
-use crate::paths::{Dirs, read_runtime};
+use crate::paths::{Dirs, daemon_alive, read_trusted_runtime};
 use crate::token::Token;
 
 /// The header every answer of a prism daemon carries (its version).
@@ -78,10 +78,16 @@ impl ClientError {
                  PRISM_DAEMON_URL at it"
                     .into()
             }
+            ClientError::Protocol { reason, .. } if reason.starts_with("not your prism daemon") => {
+                "Another user's daemon answers there. Start yours with 'prism daemon' (the CLI \
+                 and dashboard then find its socket by themselves); the token is only ever sent \
+                 to the TCP address your running daemon recorded"
+                    .into()
+            }
             ClientError::Protocol { reason, .. } if reason.starts_with("not a prism daemon") => {
-                "Another program answers there. If another user's daemon took port 8947, yours \
-                 serves its socket (the CLI and dashboard use it by themselves); check \
-                 --daemon-url / PRISM_DAEMON_URL"
+                "Another program answers there. Is your daemon running? 'prism daemon status' \
+                 finds it through its socket, and 'prism daemon url' prints its TCP address; \
+                 check --daemon-url / PRISM_DAEMON_URL"
                     .into()
             }
             ClientError::Protocol { .. } => {
@@ -159,6 +165,8 @@ pub struct DaemonClient {
     shown: String,
     /// The whole of one request: connecting, sending, and reading the answer.
     timeout: Duration,
+    /// Why no token is sent (the URL is not where this user's daemon is recorded).
+    withheld: Option<String>,
 }
 
 impl DaemonClient {
@@ -195,6 +203,7 @@ impl DaemonClient {
                 file: None,
             },
             timeout: DEFAULT_TIMEOUT,
+            withheld: None,
         })
     }
 
@@ -221,6 +230,7 @@ impl DaemonClient {
             transport: Transport::Socket(path.to_path_buf()),
             shown,
             timeout: DEFAULT_TIMEOUT,
+            withheld: None,
         })
     }
 
@@ -266,31 +276,68 @@ impl DaemonClient {
     /// runtime file, the default address.
     pub fn discover(explicit: Option<&str>) -> Result<DaemonClient, ClientError> {
         let dirs = Dirs::discover().ok();
-        let tcp = |url: &str| -> Result<DaemonClient, ClientError> {
-            let client = DaemonClient::new(url)?;
-            Ok(match &dirs {
-                Some(dirs) => client.with_token_file(&dirs.token_file()),
-                None => client,
-            })
+        let runtime_file = dirs.as_ref().map(Dirs::runtime_file);
+        let recorded = runtime_file.as_deref().and_then(read_trusted_runtime);
+        // The token goes only to the address this user's running daemon recorded: never to
+        // whatever answers on a port, which on a shared machine may be another user's program.
+        let trusted = recorded
+            .as_ref()
+            .filter(|info| daemon_alive(info))
+            .and_then(|info| info.address);
+        let with_token = |client: DaemonClient| match &dirs {
+            Some(dirs) => client.with_token_file(&dirs.token_file()),
+            None => client,
         };
+        let where_recorded = runtime_file.as_ref().map_or_else(
+            || "the data directory".to_string(),
+            |path| path.display().to_string(),
+        );
         let from_env = std::env::var("PRISM_DAEMON_URL")
             .ok()
             .filter(|url| !url.is_empty());
         if let Some(url) = explicit.map(str::to_string).or(from_env) {
-            return tcp(&url);
+            let client = DaemonClient::new(&url)?;
+            return Ok(match trusted {
+                Some(address) if client.points_at(address) => with_token(client),
+                Some(address) => client.withholding(format!(
+                    "your daemon listens on {address} (says {where_recorded}), not at {url}"
+                )),
+                None => client.withholding(format!(
+                    "no daemon of yours is recorded as running (in {where_recorded})"
+                )),
+            });
         }
-        let recorded = dirs
-            .as_ref()
-            .and_then(|dirs| read_runtime(&dirs.runtime_file()));
-        if let Some(info) = recorded {
-            if let Some(socket) = info.socket.filter(|path| path.exists()) {
-                return DaemonClient::over_socket(&socket);
+        if let Some(info) = &recorded {
+            if let Some(socket) = info.socket.as_ref().filter(|path| path.exists()) {
+                return DaemonClient::over_socket(socket);
             }
-            if let Some(address) = info.address {
-                return tcp(&format!("http://{address}"));
+            if let Some(address) = trusted {
+                return Ok(with_token(DaemonClient::new(&format!("http://{address}"))?));
             }
         }
-        tcp(DEFAULT_URL)
+        Ok(DaemonClient::new(DEFAULT_URL)?.withholding(format!(
+            "no daemon of yours is recorded as running (in {where_recorded})"
+        )))
+    }
+
+    /// The same client, sending no token, because `why`: a 401 then means "not your daemon".
+    pub fn withholding(mut self, why: String) -> DaemonClient {
+        self = self.with_token(None);
+        self.withheld = Some(why);
+        self
+    }
+
+    /// Whether this client's URL names `address` (`localhost` naming the loopback addresses).
+    fn points_at(&self, address: std::net::SocketAddr) -> bool {
+        if self.base.port_or_known_default() != Some(address.port()) {
+            return false;
+        }
+        let host = self.base.host_str().unwrap_or_default();
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        match host.parse::<std::net::IpAddr>() {
+            Ok(ip) => ip == address.ip(),
+            Err(_) => host.eq_ignore_ascii_case("localhost") && address.ip().is_loopback(),
+        }
     }
 
     /// The daemon's address for messages: its base URL, or `unix:PATH` for the socket.
@@ -352,6 +399,14 @@ impl DaemonClient {
                 url: self.shown.clone(),
                 reason: short_reason(&e),
             })?;
+            if response.status() == StatusCode::UNAUTHORIZED
+                && let Some(why) = &self.withheld
+            {
+                return Err(ClientError::Protocol {
+                    url: self.shown.clone(),
+                    reason: format!("not your prism daemon: {why}"),
+                });
+            }
             // A rotated token: the file has the new one. Once, so a wrong file cannot loop.
             if response.status() == StatusCode::UNAUTHORIZED
                 && !retried

@@ -63,10 +63,6 @@ async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Api
 }
 
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let value = serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::bad_request(format!("invalid JSON body: {e}"))
-            .remediation("Fix the body: field names and types must match the API reference")
-    })?;
     // serde reads a struct from an array too (`[4]` as `{"hours": 4}`, `[]` as all defaults);
     // every body of this API is an object, and anything else is refused, not guessed at.
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
@@ -76,7 +72,10 @@ fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         )
         .remediation("Send the fields as a JSON object, as the API reference shows"));
     }
-    Ok(value)
+    serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::bad_request(format!("invalid JSON body: {e}"))
+            .remediation("Fix the body: field names and types must match the API reference")
+    })
 }
 
 impl<S, T> FromRequest<S> for JsonBody<T>
@@ -253,15 +252,10 @@ mod tests {
     #[test]
     fn body_errors_speak_of_json_not_rust() {
         let cases = [
-            (
-                message::<NoParameters>("[]"),
-                "an empty JSON object, or no body",
-            ),
-            (
-                message::<NoParameters>("5"),
-                "an empty JSON object, or no body",
-            ),
-            (message::<ExtendRequest>("\"4\""), "{\"hours\": 4}"),
+            (message::<NoParameters>("[]"), "must be a JSON object"),
+            (message::<NoParameters>("5"), "must be a JSON object"),
+            (message::<ExtendRequest>("\"4\""), "must be a JSON object"),
+            (message::<ExtendRequest>("[1,2]"), "must be a JSON object"),
             (
                 message::<ExtendRequest>("{\"hours\": 1e20}"),
                 "hours must be a whole number of hours, at most 8784, not 1e+20",
@@ -278,10 +272,7 @@ mod tests {
                 message::<NoParameters>("{\"force\": true}"),
                 "takes no parameters, but the request has 'force'",
             ),
-            (
-                message::<TerminateRequest>("5"),
-                "{\"confirm\": \"DELETE\"}",
-            ),
+            (message::<TerminateRequest>("5"), "must be a JSON object"),
             (
                 message::<LaunchRequest>(
                     "{\"name\": \"a\", \"template\": \"t\", \"ttl_hours\": 99999999999999999999}",

@@ -49,9 +49,19 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
     }
     config.check().map_err(anyhow::Error::msg)?;
     let owner = config.owner().map_err(anyhow::Error::msg)?;
+    // Everything the daemon writes from here on is its user's alone: the database holds
+    // workspaces' service secrets, the logs their names and addresses.
+    #[cfg(unix)]
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     std::fs::create_dir_all(&dirs.data)
         .with_context(|| format!("cannot create the data directory {}", dirs.data.display()))?;
     let _log_guard = crate::logging::init(&config.log, &dirs.data.join("logs"), "daemon", true)?;
+    for dir in [&dirs.data, &dirs.config] {
+        transport::make_private(dir);
+    }
+    // Held, unused, until the process ends; the lock goes with it, even after SIGKILL. Taken
+    // first, so that a second daemon on this directory says so rather than fall back.
+    let _data_lock = lock_data_dir(&dirs.data)?;
 
     // Bind first: a taken port must fail fast, before anything slow happens.
     let fallback = transport::Fallback::parse(&config.tcp_fallback).map_err(anyhow::Error::msg)?;
@@ -87,12 +97,10 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
         Some(address) => transport::bind_companion(address).await,
         None => None,
     };
-    // Held, unused, until the process ends; the lock goes with it, even after SIGKILL.
-    let _data_lock = lock_data_dir(&dirs.data)?;
-    transport::ensure_private_dir(&dirs.runtime)?;
-    let socket = transport::bind_socket(&dirs.socket_file())?;
     let token = crate::token::load_or_create(&dirs.token_file())
         .map_err(|e| anyhow::anyhow!("the TCP token: {e}"))?;
+    transport::ensure_private_dir(&dirs.runtime)?;
+    let socket = transport::bind_socket(&dirs.socket_file())?;
 
     let store = store::Store::open(&dirs.data.join("prism.db"))
         .await

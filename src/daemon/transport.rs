@@ -157,6 +157,36 @@ pub fn ensure_private_dir(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Closes `dir` (the data or config directory) to other users if it is this user's and open:
+/// earlier versions created them under the umask, and they hold the database (with service
+/// secrets) and the logs. Unlike the socket's directory, these are Prism's own, so they are
+/// fixed rather than refused; what changed is logged.
+pub fn make_private(dir: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+        let Ok(meta) = std::fs::metadata(dir) else {
+            return;
+        };
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 == 0 {
+            return;
+        }
+        if meta.uid() != own_uid() {
+            tracing::warn!(dir = %dir.display(), "belongs to another user and is open to others");
+            return;
+        }
+        match std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)) {
+            Ok(()) => {
+                tracing::info!(dir = %dir.display(), was = %format!("{mode:o}"), "made private (700)")
+            }
+            Err(error) => tracing::warn!(dir = %dir.display(), %error, "cannot make it private"),
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+}
+
 /// The socket listener, admitting only connections from this daemon's user.
 #[derive(Debug)]
 pub struct OwnerOnly {
@@ -174,6 +204,16 @@ pub fn peer_allowed(peer_uid: u32, own_uid: u32) -> bool {
 /// daemon that died is removed first: the data directory's lock, taken before this, proves no
 /// daemon of this directory is running.
 pub fn bind_socket(path: &Path) -> anyhow::Result<OwnerOnly> {
+    // The data directory's lock does not cover a runtime directory two daemons were told to
+    // share: a socket that still answers is another daemon's, and taking it over would hand
+    // this user's clients to that daemon's store.
+    if std::os::unix::net::UnixStream::connect(path).is_ok() {
+        anyhow::bail!(
+            "another prism daemon is serving the socket {}; give each daemon its own \
+             PRISM_RUNTIME_DIR (or stop the other one with 'prism daemon stop')",
+            path.display()
+        );
+    }
     if path.exists() {
         std::fs::remove_file(path)
             .with_context(|| format!("cannot remove the stale socket {}", path.display()))?;

@@ -25,8 +25,7 @@ pub async fn require_bearer(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
+        .and_then(bearer_credentials);
     let (message, details) = match offered {
         Some(token) if state.token_matches(token) => return next.run(request).await,
         Some(_) => (
@@ -42,14 +41,38 @@ pub async fn require_bearer(
     tracing::warn!(path = %request.uri().path(), "refused a TCP request without the right token");
     let mut response = ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message)
         .details(details)
-        .remediation(format!(
-            "Use the CLI or dashboard (they find the token themselves), or send the token from \
-             {} ('prism daemon token' prints it)",
-            state.dirs.token_file().display()
-        ))
+        // No path here: whoever asks without the token may be another user.
+        .remediation(
+            "Use the CLI or dashboard (they find the token themselves), or send the token that \
+             'prism daemon token' prints",
+        )
         .into_response();
     response
         .headers_mut()
         .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     response
+}
+
+/// The credentials of an `Authorization: Bearer …` header. The scheme is case-insensitive
+/// (RFC 9110); the token itself is not.
+fn bearer_credentials(value: &str) -> Option<&str> {
+    let (scheme, credentials) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| credentials.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scheme_is_case_insensitive_and_the_token_is_not() {
+        assert_eq!(bearer_credentials("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_credentials("bearer abc"), Some("abc"));
+        assert_eq!(bearer_credentials("BEARER  abc "), Some("abc"));
+        assert_eq!(bearer_credentials("Basic abc"), None);
+        assert_eq!(bearer_credentials("Bearerabc"), None);
+        assert_eq!(bearer_credentials("abc"), None);
+    }
 }

@@ -56,6 +56,13 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
     std::fs::create_dir_all(&dirs.data)
         .with_context(|| format!("cannot create the data directory {}", dirs.data.display()))?;
     let _log_guard = crate::logging::init(&config.log, &dirs.data.join("logs"), "daemon", true)?;
+    if !config.listen.ip().is_loopback() {
+        tracing::warn!(
+            listen = %config.listen,
+            "allow_non_loopback is set: the API is open beyond this machine, guarded by the \
+             token alone"
+        );
+    }
     for dir in [&dirs.data, &dirs.config] {
         transport::make_private(dir);
     }

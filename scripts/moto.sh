@@ -74,7 +74,7 @@ stop_moto() {
         kill "$MOTO_PID" 2>/dev/null || true
         wait "$MOTO_PID" 2>/dev/null || true
     fi
-    [ -n "${MOTO_STATE_DIR:-}" ] && rm -rf "$MOTO_STATE_DIR"
+    if [ -n "${MOTO_STATE_DIR:-}" ]; then rm -rf "$MOTO_STATE_DIR"; fi
 }
 
 # Points the AWS SDK at moto with dummy credentials, and nowhere else.

@@ -115,9 +115,30 @@ pub fn read_trusted_runtime(path: &Path) -> Option<RuntimeInfo> {
 }
 
 /// Whether the process a runtime file names still runs as this user: a file left by a daemon
-/// that died names an address anyone may have taken since.
+/// that died names an address anyone may have taken since. A zombie (dead, not yet reaped) is
+/// not running, and a process of another user that got the same pid is not this daemon.
 pub fn daemon_alive(info: &RuntimeInfo) -> bool {
-    #[cfg(unix)]
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        let proc_dir = PathBuf::from(format!("/proc/{}", info.pid));
+        let Ok(meta) = std::fs::metadata(&proc_dir) else {
+            return false;
+        };
+        if meta.uid() != nix::unistd::geteuid().as_raw() {
+            return false;
+        }
+        let Ok(stat) = std::fs::read_to_string(proc_dir.join("stat")) else {
+            return false;
+        };
+        // The state letter follows the command name, which is in parentheses and may itself
+        // contain spaces or parentheses.
+        let state = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next());
+        !matches!(state, None | Some('Z' | 'X'))
+    }
+    #[cfg(all(unix, not(target_os = "linux")))]
     {
         let Ok(pid) = i32::try_from(info.pid) else {
             return false;
@@ -130,6 +151,13 @@ pub fn daemon_alive(info: &RuntimeInfo) -> bool {
         let _ = info;
         true
     }
+}
+
+/// Whether this user's daemon is running and recorded as listening on `address` now.
+pub fn recorded_at(runtime_file: &Path, address: std::net::SocketAddr) -> bool {
+    read_trusted_runtime(runtime_file)
+        .filter(daemon_alive)
+        .is_some_and(|info| info.address == Some(address))
 }
 
 /// Reads a runtime file, if there is a readable one.

@@ -748,3 +748,63 @@ fn the_url_command_prints_the_recorded_address() {
     let out = cli(&daemon, &["daemon", "url"]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stdout));
 }
+
+fn dirs_of(daemon: &Daemon) -> prism::paths::Dirs {
+    prism::paths::Dirs {
+        config: daemon.config_dir(),
+        data: daemon.data_dir(),
+        runtime: daemon.data_dir().join("run"),
+    }
+}
+
+/// Regression (second trial): a dashboard on `--daemon-url` decided once, at start, to send the
+/// token, and kept sending it after its daemon died, to whoever took the port next.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_long_lived_client_stops_sending_the_token_when_its_daemon_dies() {
+    let mut daemon = Daemon::start();
+    let client =
+        prism::client::DaemonClient::discover_in(Some(dirs_of(&daemon)), Some(daemon.url.clone()))
+            .expect("client");
+    client
+        .workspaces()
+        .await
+        .expect("the token goes to the running daemon");
+    let address = daemon.url.trim_start_matches("http://").to_string();
+    daemon.kill();
+    let (_, seen) = capturing_http_on(&address);
+    let error = client.workspaces().await.expect_err("someone else's port");
+    assert!(
+        format!("{error:?}").contains("not your prism daemon"),
+        "{error:?}"
+    );
+    assert!(!seen.lock().expect("lock").is_empty(), "nothing was asked");
+    assert!(
+        !sent_a_token(&seen),
+        "the token went to the port after the daemon died"
+    );
+}
+
+/// Regression (second trial): a daemon killed but not yet reaped (a zombie) counted as running,
+/// so its recorded address got the token.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_zombie_daemon_is_not_running() {
+    let daemon = Daemon::start();
+    let address = daemon.url.trim_start_matches("http://").to_string();
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(daemon.pid()).expect("pid"));
+    // SIGKILL without reaping: the harness holds the child, so it stays a zombie.
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).expect("kill");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (url, seen) = loop {
+        if let Ok(listener) = std::net::TcpListener::bind(&address) {
+            drop(listener);
+            break capturing_http_on(&address);
+        }
+        assert!(Instant::now() < deadline, "the port was never freed");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let out = cli_at(&daemon, &url, &["workspace", "list"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let out = cli(&daemon, &["daemon", "url"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stdout));
+    assert!(!sent_a_token(&seen), "the token went to a zombie's port");
+}

@@ -99,7 +99,7 @@ pub enum DaemonCommand {
         timeout: u64,
     },
     /// Print the bearer token that TCP clients must send, for scripts:
-    /// curl -H "Authorization: Bearer $(prism daemon token)" http://127.0.0.1:8947/api/v1/...
+    /// curl -H "Authorization: Bearer $(prism daemon token)" "$(prism daemon url)/api/v1/..."
     Token,
     /// Replace the token with a new one; clients read it from the token file again.
     RotateToken,

@@ -79,9 +79,10 @@ impl ClientError {
                     .into()
             }
             ClientError::Protocol { reason, .. } if reason.starts_with("not your prism daemon") => {
-                "Another user's daemon answers there. Start yours with 'prism daemon' (the CLI \
-                 and dashboard then find its socket by themselves); the token is only ever sent \
-                 to the TCP address your running daemon recorded"
+                "Another user's daemon answers there. 'prism daemon url' prints where yours \
+                 listens if it runs (the CLI and dashboard find its socket by themselves); \
+                 otherwise start it with 'prism daemon'. The token is only ever sent to the \
+                 TCP address your running daemon recorded"
                     .into()
             }
             ClientError::Protocol { reason, .. } if reason.starts_with("not a prism daemon") => {
@@ -121,13 +122,21 @@ pub enum Transport {
     Tcp {
         token: Arc<Mutex<Option<Token>>>,
         file: Option<PathBuf>,
+        /// When the token is sent because this user's daemon is recorded at this address: the
+        /// runtime file to check again before every request, since the daemon may have died
+        /// (and someone else taken the port) since.
+        trust: Option<(PathBuf, std::net::SocketAddr)>,
     },
 }
 
 impl Transport {
-    /// The token TCP requests carry now.
+    /// The token TCP requests carry now: none once the daemon it was meant for is gone.
     pub fn token(&self) -> Option<Token> {
         match self {
+            Transport::Tcp {
+                trust: Some((file, address)),
+                ..
+            } if !crate::paths::recorded_at(file, *address) => None,
             Transport::Tcp { token, .. } => token.lock().ok().and_then(|token| token.clone()),
             Transport::Socket(_) => None,
         }
@@ -138,6 +147,7 @@ impl Transport {
         let Transport::Tcp {
             token,
             file: Some(file),
+            ..
         } = self
         else {
             return false;
@@ -186,6 +196,11 @@ impl DaemonClient {
         if base.host_str().is_none_or(str::is_empty) {
             return Err(bad("it names no host".into()));
         }
+        if !base.username().is_empty() || base.password().is_some() {
+            return Err(bad(
+                "it holds a user name or password; the daemon takes its token instead".into(),
+            ));
+        }
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))
             .no_proxy()
@@ -201,6 +216,7 @@ impl DaemonClient {
             transport: Transport::Tcp {
                 token: Arc::default(),
                 file: None,
+                trust: None,
             },
             timeout: DEFAULT_TIMEOUT,
             withheld: None,
@@ -240,6 +256,7 @@ impl DaemonClient {
             self.transport = Transport::Tcp {
                 token: Arc::new(Mutex::new(token)),
                 file: None,
+                trust: None,
             };
         }
         self
@@ -253,6 +270,7 @@ impl DaemonClient {
             self.transport = Transport::Tcp {
                 token: Arc::new(Mutex::new(token)),
                 file: Some(file.to_path_buf()),
+                trust: None,
             };
         }
         self
@@ -275,30 +293,48 @@ impl DaemonClient {
     /// says where it is: its socket when there is one, else its TCP address. Without a
     /// runtime file, the default address.
     pub fn discover(explicit: Option<&str>) -> Result<DaemonClient, ClientError> {
-        let dirs = Dirs::discover().ok();
+        let from_env = std::env::var("PRISM_DAEMON_URL")
+            .ok()
+            .filter(|url| !url.is_empty());
+        DaemonClient::discover_in(
+            Dirs::discover().ok(),
+            explicit.map(str::to_string).or(from_env),
+        )
+    }
+
+    /// [`DaemonClient::discover`] with the directories and URL given rather than read from the
+    /// environment.
+    pub fn discover_in(
+        dirs: Option<Dirs>,
+        url: Option<String>,
+    ) -> Result<DaemonClient, ClientError> {
         let runtime_file = dirs.as_ref().map(Dirs::runtime_file);
         let recorded = runtime_file.as_deref().and_then(read_trusted_runtime);
+
         // The token goes only to the address this user's running daemon recorded: never to
         // whatever answers on a port, which on a shared machine may be another user's program.
         let trusted = recorded
             .as_ref()
             .filter(|info| daemon_alive(info))
             .and_then(|info| info.address);
-        let with_token = |client: DaemonClient| match &dirs {
-            Some(dirs) => client.with_token_file(&dirs.token_file()),
-            None => client,
+        let with_token = |client: DaemonClient, address| match (&dirs, &runtime_file) {
+            (Some(dirs), Some(runtime_file)) => client
+                .with_token_file(&dirs.token_file())
+                .trusting(runtime_file, address),
+            _ => client,
         };
-        let where_recorded = runtime_file.as_ref().map_or_else(
-            || "the data directory".to_string(),
-            |path| path.display().to_string(),
-        );
-        let from_env = std::env::var("PRISM_DAEMON_URL")
-            .ok()
-            .filter(|url| !url.is_empty());
-        if let Some(url) = explicit.map(str::to_string).or(from_env) {
+        let where_recorded = match &runtime_file {
+            None => "the data directory".to_string(),
+            Some(path) if recorded.is_none() && path.exists() => format!(
+                "{}, which is ignored: it is not yours, or others can write it",
+                path.display()
+            ),
+            Some(path) => path.display().to_string(),
+        };
+        if let Some(url) = url {
             let client = DaemonClient::new(&url)?;
             return Ok(match trusted {
-                Some(address) if client.points_at(address) => with_token(client),
+                Some(address) if client.points_at(address) => with_token(client, address),
                 Some(address) => client.withholding(format!(
                     "your daemon listens on {address} (says {where_recorded}), not at {url}"
                 )),
@@ -312,12 +348,28 @@ impl DaemonClient {
                 return DaemonClient::over_socket(socket);
             }
             if let Some(address) = trusted {
-                return Ok(with_token(DaemonClient::new(&format!("http://{address}"))?));
+                return Ok(with_token(
+                    DaemonClient::new(&format!("http://{address}"))?,
+                    address,
+                ));
             }
         }
         Ok(DaemonClient::new(DEFAULT_URL)?.withholding(format!(
             "no daemon of yours is recorded as running (in {where_recorded})"
         )))
+    }
+
+    /// The same client, sending its token only while this user's daemon is recorded at
+    /// `address` in `runtime_file` (checked before every request).
+    fn trusting(mut self, runtime_file: &Path, address: std::net::SocketAddr) -> DaemonClient {
+        if let Transport::Tcp { trust, .. } = &mut self.transport {
+            *trust = Some((runtime_file.to_path_buf(), address));
+        }
+        self.withheld = Some(format!(
+            "your daemon is no longer recorded at {address} (in {})",
+            runtime_file.display()
+        ));
+        self
     }
 
     /// The same client, sending no token, because `why`: a 401 then means "not your daemon".
@@ -389,7 +441,8 @@ impl DaemonClient {
                 .http
                 .request(method.clone(), url.clone())
                 .timeout(self.timeout);
-            if let Some(token) = self.transport.token() {
+            let token = self.transport.token();
+            if let Some(token) = &token {
                 request = request.bearer_auth(token.expose());
             }
             if let Some(body) = body {
@@ -400,6 +453,7 @@ impl DaemonClient {
                 reason: short_reason(&e),
             })?;
             if response.status() == StatusCode::UNAUTHORIZED
+                && token.is_none()
                 && let Some(why) = &self.withheld
             {
                 return Err(ClientError::Protocol {

@@ -324,3 +324,25 @@ async fn wait_gives_up_after_its_timeout_and_says_so() {
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(20));
 }
+
+/// Regression (trial): with AWS unreachable from the start, `workspace list` printed "No
+/// workspaces" as if that were known; it now says the list may be incomplete, on stderr.
+#[test]
+fn the_list_says_when_the_daemon_could_not_refresh_it() {
+    let daemon = Daemon::start_with(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:1")]);
+    let out = prism(&daemon, &["workspace", "list"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("has not heard from EC2 yet"),
+        "{}",
+        stderr(&out)
+    );
+    // JSON on stdout stays clean for scripts.
+    let out = prism(&daemon, &["-o", "json", "workspace", "list"]);
+    assert_eq!(stdout(&out).trim(), "[]");
+
+    let fresh = Daemon::start();
+    let out = prism(&fresh, &["workspace", "list"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("note:"), "{}", stderr(&out));
+}

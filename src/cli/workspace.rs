@@ -253,7 +253,22 @@ pub async fn run(
     use WorkspaceCommand as C;
     match command {
         C::List => {
-            let workspaces = client.workspaces().await.map_err(|e| report(&e))?;
+            let (workspaces, stale) = client
+                .workspaces_with_staleness()
+                .await
+                .map_err(|e| report(&e))?;
+            // On stderr, so that scripts reading the table or JSON are not disturbed.
+            match stale {
+                Some(Some(age)) => eprintln!(
+                    "note: this list is {age} s old: the daemon cannot refresh it from EC2 \
+                     ('prism daemon status' says why)"
+                ),
+                Some(None) => eprintln!(
+                    "note: the daemon has not heard from EC2 yet, so this list may be incomplete \
+                     ('prism daemon status' says why)"
+                ),
+                None => {}
+            }
             match format {
                 Format::Json => json(&workspaces),
                 Format::Table => print_list(&workspaces),

@@ -416,7 +416,7 @@ impl DaemonClient {
         body: Option<&B>,
     ) -> Result<Option<T>, ClientError> {
         let url = self.endpoint(segments);
-        let bytes = self.send(method, &url, body).await?;
+        let (_, bytes) = self.send(method, &url, body).await?;
         if bytes.is_empty() {
             return Ok(None);
         }
@@ -428,13 +428,13 @@ impl DaemonClient {
             })
     }
 
-    /// Sends one request; the body of a 2xx answer, or the API error of any other.
+    /// Sends one request; the headers and body of a 2xx answer, or the API error of any other.
     async fn send<B: Serialize>(
         &self,
         method: Method,
         url: &Url,
         body: Option<&B>,
-    ) -> Result<Vec<u8>, ClientError> {
+    ) -> Result<(reqwest::header::HeaderMap, Vec<u8>), ClientError> {
         let mut retried = false;
         let response = loop {
             let mut request = self
@@ -482,6 +482,7 @@ impl DaemonClient {
                 ),
             });
         }
+        let headers = response.headers().clone();
         let bytes = response
             .bytes()
             .await
@@ -490,11 +491,12 @@ impl DaemonClient {
                 reason: short_reason(&e),
             })?;
         if status.is_success() {
-            return Ok(if status == StatusCode::NO_CONTENT {
+            let body = if status == StatusCode::NO_CONTENT {
                 Vec::new()
             } else {
                 bytes.to_vec()
-            });
+            };
+            return Ok((headers, body));
         }
         Err(api_error(url.as_str(), status, &bytes))
     }
@@ -535,6 +537,23 @@ impl DaemonClient {
 
     pub async fn workspaces(&self) -> Result<Vec<Workspace>, ClientError> {
         self.get(&["instances"]).await
+    }
+
+    /// The list with how old its data is: `Some(age)` when the daemon marks it stale
+    /// (`X-Prism-Data-Stale`), the age in seconds being `None` before any refresh succeeded.
+    pub async fn workspaces_with_staleness(
+        &self,
+    ) -> Result<(Vec<Workspace>, Option<Option<i64>>), ClientError> {
+        let url = self.endpoint(&["instances"]);
+        let (headers, bytes) = self.send::<()>(Method::GET, &url, None).await?;
+        let list = serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol {
+            url: url.to_string(),
+            reason: format!("the body does not match the API ({e})"),
+        })?;
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let stale = header("x-prism-data-stale") == Some("true");
+        let age = header("x-prism-data-age").and_then(|v| v.parse().ok());
+        Ok((list, stale.then_some(age)))
     }
 
     pub async fn launch(&self, request: &LaunchRequest) -> Result<LaunchResponse, ClientError> {
@@ -618,7 +637,7 @@ impl DaemonClient {
         if url.query() == Some("") {
             url.set_query(None);
         }
-        let bytes = self.send::<()>(Method::GET, &url, None).await?;
+        let (_, bytes) = self.send::<()>(Method::GET, &url, None).await?;
         serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol {
             url: url.to_string(),
             reason: format!("the body does not match the API ({e})"),

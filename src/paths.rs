@@ -114,6 +114,40 @@ pub fn read_trusted_runtime(path: &Path) -> Option<RuntimeInfo> {
     read_runtime(path)
 }
 
+/// Whether process `pid` has ended; `None` when this platform gives no way to tell. A zombie
+/// (ended, not yet reaped by its parent) counts as ended.
+pub fn process_ended(pid: u32) -> Option<bool> {
+    #[cfg(target_os = "linux")]
+    {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Some(true),
+            Err(_) => None,
+            // The state letter follows the command name, which is in parentheses and may
+            // itself contain spaces or parentheses.
+            Ok(stat) => {
+                let state = stat
+                    .rsplit_once(')')
+                    .and_then(|(_, rest)| rest.trim_start().chars().next());
+                Some(matches!(state, Some('Z' | 'X')))
+            }
+        }
+    }
+    #[cfg(all(unix, not(target_os = "linux")))]
+    {
+        std::process::Command::new("kill")
+            .args(["-0", &pid.to_string()])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .ok()
+            .map(|status| !status.success())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pid;
+        None
+    }
+}
+
 /// Whether the process a runtime file names still runs as this user: a file left by a daemon
 /// that died names an address anyone may have taken since. A zombie (dead, not yet reaped) is
 /// not running, and a process of another user that got the same pid is not this daemon.
@@ -121,22 +155,9 @@ pub fn daemon_alive(info: &RuntimeInfo) -> bool {
     #[cfg(target_os = "linux")]
     {
         use std::os::unix::fs::MetadataExt as _;
-        let proc_dir = PathBuf::from(format!("/proc/{}", info.pid));
-        let Ok(meta) = std::fs::metadata(&proc_dir) else {
-            return false;
-        };
-        if meta.uid() != nix::unistd::geteuid().as_raw() {
-            return false;
-        }
-        let Ok(stat) = std::fs::read_to_string(proc_dir.join("stat")) else {
-            return false;
-        };
-        // The state letter follows the command name, which is in parentheses and may itself
-        // contain spaces or parentheses.
-        let state = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.trim_start().chars().next());
-        !matches!(state, None | Some('Z' | 'X'))
+        let ours = std::fs::metadata(format!("/proc/{}", info.pid))
+            .is_ok_and(|meta| meta.uid() == nix::unistd::geteuid().as_raw());
+        ours && process_ended(info.pid) == Some(false)
     }
     #[cfg(all(unix, not(target_os = "linux")))]
     {

@@ -8,7 +8,7 @@ use std::os::unix::process::CommandExt as _;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Daemon, error_of, foreign_http};
+use common::{Daemon, Seen, error_of, foreign_daemon_on, foreign_http};
 
 fn mode(path: &std::path::Path) -> u32 {
     std::fs::metadata(path)
@@ -40,6 +40,15 @@ fn run_to_exit(command: &mut Command, limit: Duration) -> Output {
 
 /// The CLI, finding the daemon as a user's shell would: from the runtime file, no URL given.
 fn cli(daemon: &Daemon, args: &[&str]) -> Output {
+    run_cli(daemon, None, args)
+}
+
+/// The CLI with an explicit URL, as `--daemon-url` or PRISM_DAEMON_URL gives it.
+fn cli_at(daemon: &Daemon, url: &str, args: &[&str]) -> Output {
+    run_cli(daemon, Some(url), args)
+}
+
+fn run_cli(daemon: &Daemon, url: Option<&str>, args: &[&str]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_prism"));
     command
         .args(args)
@@ -47,18 +56,9 @@ fn cli(daemon: &Daemon, args: &[&str]) -> Output {
         .env("PRISM_DATA_DIR", daemon.data_dir())
         .env_remove("PRISM_DAEMON_URL")
         .env_remove("PRISM_RUNTIME_DIR");
-    run_to_exit(&mut command, Duration::from_secs(30))
-}
-
-/// The CLI with an explicit URL, as `--daemon-url` or PRISM_DAEMON_URL gives it.
-fn cli_at(daemon: &Daemon, url: &str, args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_prism"));
-    command
-        .args(args)
-        .env("PRISM_CONFIG_DIR", daemon.config_dir())
-        .env("PRISM_DATA_DIR", daemon.data_dir())
-        .env("PRISM_DAEMON_URL", url)
-        .env_remove("PRISM_RUNTIME_DIR");
+    if let Some(url) = url {
+        command.env("PRISM_DAEMON_URL", url);
+    }
     run_to_exit(&mut command, Duration::from_secs(30))
 }
 
@@ -414,13 +414,7 @@ fn something_else_on_the_port_is_not_a_prism_daemon() {
     let url = foreign_http(vec![("GET", r#"{"status":"running"}"#.to_string())]);
     let daemon = Daemon::prepare(&[]);
     for args in [&["daemon", "status"][..], &["workspace", "list"][..]] {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_prism"));
-        command
-            .args(args)
-            .env("PRISM_CONFIG_DIR", daemon.config_dir())
-            .env("PRISM_DATA_DIR", daemon.data_dir())
-            .env("PRISM_DAEMON_URL", &url);
-        let out = run_to_exit(&mut command, Duration::from_secs(30));
+        let out = cli_at(&daemon, &url, args);
         assert!(!out.status.success(), "{args:?}");
         let stderr = text(&out.stderr);
         assert!(stderr.contains("not a prism daemon"), "{args:?}: {stderr}");
@@ -550,46 +544,7 @@ fn another_user_gets_401_over_tcp() {
     assert!(!out.status.success(), "another user read the token");
 }
 
-/// A stand-in for another user's program on a port: it records every request's head and
-/// answers 401 as another user's prism daemon would.
-fn capturing_http() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
-    capturing_http_on("127.0.0.1:0")
-}
-
-fn capturing_http_on(address: &str) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
-    use std::io::{Read as _, Write as _};
-    let listener = std::net::TcpListener::bind(address).expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let record = seen.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut head = Vec::new();
-            let mut buffer = [0_u8; 4096];
-            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                match stream.read(&mut buffer) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => head.extend_from_slice(&buffer[..n]),
-                }
-            }
-            record
-                .lock()
-                .expect("lock")
-                .push(String::from_utf8_lossy(&head).to_lowercase());
-            let body = r#"{"error":{"code":"UNAUTHORIZED","message":"no","details":"","remediation":"","timestamp":"2026-01-01T00:00:00Z"}}"#;
-            let _ = write!(
-                stream,
-                "HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\n\
-                 x-prism-daemon: 0.1.0\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    (url, seen)
-}
-
-fn sent_a_token(seen: &std::sync::Mutex<Vec<String>>) -> bool {
+fn sent_a_token(seen: &Seen) -> bool {
     seen.lock()
         .expect("lock")
         .iter()
@@ -601,7 +556,7 @@ fn sent_a_token(seen: &std::sync::Mutex<Vec<String>>) -> bool {
 /// user could then drive your daemon.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_token_is_never_sent_to_another_users_port() {
-    let (url, seen) = capturing_http();
+    let (url, seen) = foreign_daemon_on("127.0.0.1:0");
     // Yours runs elsewhere: the token is not sent to the other port.
     let daemon = Daemon::start();
     let out = cli_at(&daemon, &url, &["workspace", "list"]);
@@ -638,7 +593,7 @@ async fn a_dead_daemons_address_gets_no_token() {
     let mut daemon = Daemon::start();
     let address = daemon.url.trim_start_matches("http://").to_string();
     daemon.kill();
-    let (url, seen) = capturing_http_on(&address);
+    let (url, seen) = foreign_daemon_on(&address);
     let out = cli_at(&daemon, &url, &["workspace", "list"]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     assert!(!seen.lock().expect("lock").is_empty());
@@ -652,7 +607,7 @@ async fn a_dead_daemons_address_gets_no_token() {
 /// so its address got the token.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_runtime_file_others_could_write_is_not_trusted() {
-    let (url, seen) = capturing_http();
+    let (url, seen) = foreign_daemon_on("127.0.0.1:0");
     let address = url.trim_start_matches("http://");
     let daemon = Daemon::prepare(&[]);
     std::fs::create_dir_all(daemon.data_dir()).expect("data dir");
@@ -771,7 +726,7 @@ async fn a_long_lived_client_stops_sending_the_token_when_its_daemon_dies() {
         .expect("the token goes to the running daemon");
     let address = daemon.url.trim_start_matches("http://").to_string();
     daemon.kill();
-    let (_, seen) = capturing_http_on(&address);
+    let (_, seen) = foreign_daemon_on(&address);
     let error = client.workspaces().await.expect_err("someone else's port");
     assert!(
         format!("{error:?}").contains("not your prism daemon"),
@@ -797,7 +752,7 @@ async fn a_zombie_daemon_is_not_running() {
     let (url, seen) = loop {
         if let Ok(listener) = std::net::TcpListener::bind(&address) {
             drop(listener);
-            break capturing_http_on(&address);
+            break foreign_daemon_on(&address);
         }
         assert!(Instant::now() < deadline, "the port was never freed");
         std::thread::sleep(Duration::from_millis(50));

@@ -51,39 +51,7 @@ impl Awaited {
     }
 }
 
-/// Whether process `pid` has ended; `None` when this platform gives no way to tell. A zombie
-/// (ended, not yet reaped by its parent) counts as ended.
-pub(super) fn process_ended(pid: u32) -> Option<bool> {
-    #[cfg(target_os = "linux")]
-    {
-        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Some(true),
-            Err(_) => None,
-            // The state letter follows the command name, which is in parentheses and may
-            // itself contain spaces or parentheses.
-            Ok(stat) => {
-                let state = stat
-                    .rsplit_once(')')
-                    .and_then(|(_, rest)| rest.trim_start().chars().next());
-                Some(matches!(state, Some('Z' | 'X')))
-            }
-        }
-    }
-    #[cfg(all(unix, not(target_os = "linux")))]
-    {
-        std::process::Command::new("kill")
-            .args(["-0", &pid.to_string()])
-            .stderr(std::process::Stdio::null())
-            .status()
-            .ok()
-            .map(|status| !status.success())
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = pid;
-        None
-    }
-}
+pub(super) use crate::paths::process_ended;
 
 /// Stops the daemon and waits up to `timeout` for it to be gone.
 pub async fn stop(client: &DaemonClient, format: Format, timeout: Duration) -> Result<(), Failure> {

@@ -404,17 +404,57 @@ pub async fn error_of(response: reqwest::Response) -> (u16, serde_json::Value) {
 /// anything else with 404, marking its answers as a prism daemon's. It serves until the test
 /// process ends; returns its URL.
 pub fn fake_http(routes: Vec<(&'static str, String)>) -> String {
-    serve_fake(routes, "x-prism-daemon: 0.0.0-fake\r\n")
+    serve_fake("127.0.0.1:0", route_answers(routes), true).0
 }
 
 /// Like [`fake_http`], but without the daemon's header: some other program on the port.
 pub fn foreign_http(routes: Vec<(&'static str, String)>) -> String {
-    serve_fake(routes, "")
+    serve_fake("127.0.0.1:0", route_answers(routes), false).0
 }
 
-fn serve_fake(routes: Vec<(&'static str, String)>, extra_headers: &'static str) -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+/// Requests seen by a stand-in server, each its head (request line and headers) in lower case.
+pub type Seen = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// Another user's prism daemon on `address`: it answers every request 401, and records what
+/// it was sent. Returns its URL and the record.
+pub fn foreign_daemon_on(address: &str) -> (String, Seen) {
+    let body = r#"{"error":{"code":"UNAUTHORIZED","message":"no","details":"","remediation":"","timestamp":"2026-01-01T00:00:00Z"}}"#;
+    serve_fake(
+        address,
+        move |_| ("401 Unauthorized", body.to_string()),
+        true,
+    )
+}
+
+fn route_answers(
+    routes: Vec<(&'static str, String)>,
+) -> impl Fn(&str) -> (&'static str, String) + Send + 'static {
+    move |head| {
+        routes
+            .iter()
+            .find(|(prefix, _)| head.starts_with(prefix))
+            .map_or(("404 Not Found", "{}".to_string()), |(_, body)| {
+                ("200 OK", body.clone())
+            })
+    }
+}
+
+/// Serves on `address` until the test process ends, answering each request with `answer`'s
+/// status line and JSON body (with the daemon's header when `daemon`), and recording heads.
+fn serve_fake(
+    address: &str,
+    answer: impl Fn(&str) -> (&'static str, String) + Send + 'static,
+    daemon: bool,
+) -> (String, Seen) {
+    let listener = std::net::TcpListener::bind(address).expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let seen = Seen::default();
+    let record = seen.clone();
+    let extra_headers = if daemon {
+        "x-prism-daemon: 0.0.0-fake\r\n"
+    } else {
+        ""
+    };
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
@@ -427,12 +467,10 @@ fn serve_fake(routes: Vec<(&'static str, String)>, extra_headers: &'static str) 
                 }
             }
             let text = String::from_utf8_lossy(&request);
-            let (status, body) = routes
-                .iter()
-                .find(|(prefix, _)| text.starts_with(prefix))
-                .map_or(("404 Not Found", "{}".to_string()), |(_, body)| {
-                    ("200 OK", body.clone())
-                });
+            if let Ok(mut seen) = record.lock() {
+                seen.push(text.to_lowercase());
+            }
+            let (status, body) = answer(&text);
             let response = format!(
                 "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
                  {extra_headers}connection: close\r\n\r\n{body}",
@@ -441,5 +479,5 @@ fn serve_fake(routes: Vec<(&'static str, String)>, extra_headers: &'static str) 
             let _ = std::io::Write::write_all(&mut stream, response.as_bytes());
         }
     });
-    url
+    (url, seen)
 }

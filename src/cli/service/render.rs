@@ -254,20 +254,7 @@ const SECRETS: [&str; 3] = [
 /// The daemon's settings that `PRISM_*` variables override (see `daemon::config`). They are
 /// left out on purpose: frozen into the service file, they would silently beat later edits
 /// of `config.toml`.
-const SETTINGS: [&str; 12] = [
-    "listen",
-    "tcp_fallback",
-    "allow_non_loopback",
-    "region",
-    "owner",
-    "poll_interval_secs",
-    "aws_max_attempts",
-    "ssh_public_key",
-    "ssh_cidr",
-    "service_cidr",
-    "templates_dir",
-    "log",
-];
+const SETTINGS: [&str; 12] = crate::daemon::config::ENV_KEYS;
 
 /// The variables a service file carries, and notes on what was left out.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

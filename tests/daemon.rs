@@ -152,6 +152,21 @@ async fn sigterm_shuts_down_gracefully() {
     assert!(daemon.log().contains("SIGTERM"), "{}", daemon.log());
 }
 
+/// Regression: the SIGTERM handler was installed after the runtime file was written, so a
+/// SIGTERM sent the moment the daemon said it was up killed it (seen in CI under load).
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_the_moment_the_daemon_is_up_is_a_clean_shutdown() {
+    for _ in 0..3 {
+        let mut daemon = Daemon::start();
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(daemon.pid()).expect("pid"));
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("signal");
+        let status = daemon
+            .wait_exit(Duration::from_secs(15))
+            .expect("daemon exited");
+        assert!(status.success(), "{status}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_bad_config_file_names_the_key() {
     let daemon = Daemon::start();

@@ -169,9 +169,9 @@ pub async fn run(options: DaemonOptions) -> anyhow::Result<()> {
         .await
         .context("cannot read the store for the event stream")?;
     tokio::spawn(hub.run(shutdown.clone()));
+    spawn_signal_handlers(shutdown.clone());
     write_runtime_file(&runtime_file(&dirs.data), &runtime)?;
     tokio::spawn(refresh::run_loop(state.clone()));
-    spawn_signal_handlers(shutdown.clone());
 
     tracing::info!(
         socket = %socket.path.display(),
@@ -298,33 +298,37 @@ fn write_runtime_file(path: &Path, info: &RuntimeInfo) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Listens for Ctrl-C and SIGTERM. The handlers are registered before this returns, so a
+/// signal sent as soon as the runtime file says the daemon is up is a clean shutdown, never
+/// the default action (which would kill the process mid-write).
 fn spawn_signal_handlers(shutdown: CancellationToken) {
-    tokio::spawn(async move {
-        let ctrl_c = tokio::signal::ctrl_c();
-        #[cfg(unix)]
-        {
-            let mut term =
-                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                    Ok(signal) => signal,
-                    Err(error) => {
-                        tracing::warn!(%error, "cannot listen for SIGTERM");
-                        let _ = ctrl_c.await;
-                        shutdown.cancel();
-                        return;
-                    }
-                };
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (mut interrupt, mut term) = match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            (Ok(interrupt), Ok(term)) => (interrupt, term),
+            (Err(error), _) | (_, Err(error)) => {
+                tracing::warn!(%error, "cannot listen for Ctrl-C or SIGTERM");
+                return;
+            }
+        };
+        tokio::spawn(async move {
             tokio::select! {
-                _ = ctrl_c => tracing::info!("interrupted; shutting down"),
+                _ = interrupt.recv() => tracing::info!("interrupted; shutting down"),
                 _ = term.recv() => tracing::info!("SIGTERM; shutting down"),
-                _ = shutdown.cancelled() => return,
+                () = shutdown.cancelled() => return,
             }
-        }
-        #[cfg(not(unix))]
-        {
-            tokio::select! {
-                _ = ctrl_c => tracing::info!("interrupted; shutting down"),
-                _ = shutdown.cancelled() => return,
-            }
+            shutdown.cancel();
+        });
+    }
+    #[cfg(not(unix))]
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; shutting down"),
+            () = shutdown.cancelled() => return,
         }
         shutdown.cancel();
     });
